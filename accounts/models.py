@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import F
+
+
+class User(AbstractUser):
+    """A person who may use the gateway; their daily allowance is `quota.Quota`."""
+
+    # Every JWT carries the version it was issued under; bumping it revokes them all at once.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every JWT issued to this user so far."""
+        User.objects.filter(pk=self.pk).update(token_version=F("token_version") + 1)
+        self.refresh_from_db(fields=["token_version"])

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChatapiConfig(AppConfig):
+    name = "chatapi"
+    verbose_name = "ChatAPI compatibility"

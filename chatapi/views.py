@@ -1,0 +1,94 @@
+"""The original ChatAPI's two endpoints, kept byte-compatible for its existing clients.
+
+`POST /token` with `{"u", "p"}` gives a JWT; `GET /api?q=` asks the model. Every answer, error or
+not, is the envelope `{"statu": <bool>, "message": ...}` (see chatgateway.exceptions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.utils.timezone import localtime
+from rest_framework import parsers, status
+from rest_framework.exceptions import AuthenticationFailed, ParseError, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.tokens import issue_access_token
+from chatgateway.exceptions import envelope_exception_handler
+from relay.models import UsageRecord
+from relay.serializers import check_prompt_size
+from relay.services import relay_chat
+
+
+class AnyContentTypeJSONParser(parsers.JSONParser):
+    """Reads the body as JSON whatever Content-Type the client sent (old clients vary)."""
+
+    media_type = "*/*"
+
+
+class EnvelopeAPIView(APIView):
+    def get_exception_handler(self):
+        return envelope_exception_handler
+
+
+class TokenView(EnvelopeAPIView):
+    """Log in with `{"u": "<username>", "p": "<password>"}` to get a bearer token for `/api`."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [parsers.JSONParser, parsers.FormParser, parsers.MultiPartParser, AnyContentTypeJSONParser]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'  # a failed login is a 401, which must name a scheme
+
+    def post(self, request: Request) -> Response:
+        username, password = _credentials(request)
+        user = authenticate(request._request, username=username, password=password)
+        if user is None:
+            raise AuthenticationFailed("Invalid username or password")
+        token = issue_access_token(user)
+        expires = localtime(dt.datetime.fromtimestamp(token["exp"], tz=dt.UTC))
+        message = {
+            "username": user.get_username(),
+            "token": str(token),
+            "expiration_time": expires.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        return Response({"statu": True, "message": message}, status=status.HTTP_201_CREATED)
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    data = request.data
+    if not hasattr(data, "get"):
+        raise ParseError('Send a JSON object: {"u": "<username>", "p": "<password>"}.')
+    username, password = data.get("u"), data.get("p")
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        raise ValidationError('Both "u" (username) and "p" (password) are required, as strings.')
+    return username, password
+
+
+class AskView(EnvelopeAPIView):
+    """Ask the model one question: `GET /api?q=<question>` with `Authorization: Bearer <token>`."""
+
+    def get(self, request: Request) -> Response:
+        completion = relay_chat(
+            user_id=request.user.pk,
+            messages=[{"role": "user", "content": _question(request)}],
+            model=settings.CHATGATEWAY_MODEL,
+            endpoint=UsageRecord.Endpoint.CHATAPI,
+        )
+        return Response({"statu": True, "message": completion.text})
+
+
+def _question(request: Request) -> str:
+    questions = request.query_params.getlist("q")
+    if len(questions) > 1:
+        raise ValidationError("Give the question once: ?q=<your question>.")
+    if not questions or not questions[0].strip():
+        raise ValidationError("Missing question: add ?q=<your question> to the URL.")
+    check_prompt_size(len(questions[0]))
+    return questions[0]

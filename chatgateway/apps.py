@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChatgatewayConfig(AppConfig):
+    name = "chatgateway"
+    verbose_name = "ChatGateway"

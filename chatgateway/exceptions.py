@@ -1,0 +1,79 @@
+"""Domain errors become HTTP responses here, and only here.
+
+`api_exception_handler` serves the DRF API (`/api/...`); `envelope_exception_handler` serves the
+ChatAPI-compatible endpoints, whose clients expect `{"statu": false, "message": "..."}`.
+Unexpected errors are logged with their traceback and answered with a plain 500: nothing from
+inside the gateway reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.utils.dateformat import format as format_date
+from django.utils.timezone import localtime
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from quota.exceptions import QuotaExceeded
+from relay.upstream import UpstreamError
+
+logger = logging.getLogger("chatgateway.errors")
+
+INTERNAL_ERROR = "Something went wrong inside the gateway. Please try again later."
+
+
+class DailyLimitReached(exceptions.Throttled):
+    default_code = "daily_limit_reached"
+
+
+class UpstreamFailure(exceptions.APIException):
+    def __init__(self, error: UpstreamError) -> None:
+        super().__init__(detail=error.message, code=error.reason)
+        self.status_code = error.status
+        self.retry_after = error.retry_after
+
+
+def _as_api_exception(exc: Exception) -> Exception:
+    if isinstance(exc, QuotaExceeded):
+        resets = format_date(localtime(exc.resets_at), "Y-m-d H:i T")
+        return DailyLimitReached(
+            wait=exc.retry_after,
+            detail=f"Daily limit of {exc.daily_limit} requests reached. It resets at {resets}.",
+        )
+    if isinstance(exc, UpstreamError):
+        return UpstreamFailure(exc)
+    return exc
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    exc = _as_api_exception(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.error("unhandled error in %s", type(context.get("view")).__name__, exc_info=exc)
+        return Response({"detail": INTERNAL_ERROR}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    if getattr(exc, "retry_after", None):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    response = api_exception_handler(exc, context)
+    response.data = {"statu": False, "message": _one_message(response.data)}
+    return response
+
+
+def _one_message(data: Any) -> str:
+    """Flatten DRF's error detail (a string, a list, or a dict of fields) into one sentence."""
+    if isinstance(data, dict):
+        if set(data) == {"detail"}:
+            return _one_message(data["detail"])
+        return " ".join(
+            f"{_one_message(value)}" if key in {"detail", "non_field_errors"} else f"{key}: {_one_message(value)}"
+            for key, value in data.items()
+        )
+    if isinstance(data, list):
+        return " ".join(_one_message(item) for item in data)
+    return str(data)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+BANNER = """
+  ============================================================================
+  No OPENAI_API_KEY is set: answers come from the bundled DEVELOPMENT UPSTREAM
+  on {url}. They are canned echoes, NOT from a real model.
+  Set OPENAI_API_KEY (and OPENAI_BASE_URL for non-OpenAI services) to use one.
+  ============================================================================
+"""
+
+
+class Command(BaseCommand):
+    help = "Serve the gateway for development (`make run`), with the development upstream when no OPENAI_API_KEY is set."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("--noreload", action="store_true", help="do not restart on code changes")
+
+    def handle(self, *args, addrport: str, noreload: bool, **options) -> None:
+        # Under the autoreloader this command runs again in each child (RUN_MAIN=true):
+        # only the outer process owns the development upstream.
+        if settings.USE_DEV_UPSTREAM and os.environ.get("RUN_MAIN") != "true":
+            self._start_dev_upstream()
+        call_command("runserver", addrport, use_reloader=not noreload)
+
+    def _start_dev_upstream(self) -> None:
+        port = settings.DEV_UPSTREAM_PORT
+        if _listening(port):
+            raise CommandError(
+                f"Port {port} (DEV_UPSTREAM_PORT) is taken, so the development upstream cannot start there. "
+                "Stop what runs on it, or set DEV_UPSTREAM_PORT to a free port."
+            )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chatgateway.devupstream", "--port", str(port), "--key", settings.DEV_UPSTREAM_KEY],
+            stdout=subprocess.DEVNULL,
+        )
+        atexit.register(process.terminate)
+        for _ in range(100):
+            if _listening(port):
+                break
+            time.sleep(0.05)
+        self.stdout.write(self.style.WARNING(BANNER.format(url=settings.OPENAI_BASE_URL)))
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

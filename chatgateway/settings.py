@@ -1,0 +1,195 @@
+"""ChatGateway settings: every value the environment can change is read here, and only here.
+
+Each variable is listed with its default in `.env.example` and in the README.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+from chatgateway.env import envbool, envfloat, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env", override=False)
+
+# --- Core -----------------------------------------------------------------------------------------
+DEBUG = envbool("DEBUG", True)
+
+# The development secret only ever works with DEBUG on: production must bring its own.
+DEVELOPMENT_SECRET_KEY = "chatgateway-development-secret-not-for-production"
+SECRET_KEY = envstr("DJANGO_SECRET_KEY") or (DEVELOPMENT_SECRET_KEY if DEBUG else None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DEBUG is off.")
+if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is the development secret; set a real one for production.")
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "chatgateway",
+    "accounts",
+    "quota",
+    "relay",
+    "chatapi",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "quota.middleware.DailyQuotaResetMiddleware",
+]
+
+ROOT_URLCONF = "chatgateway.urls"
+WSGI_APPLICATION = "chatgateway.wsgi.application"
+ASGI_APPLICATION = "chatgateway.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several server processes write the quota table at once: writers queue for the lock
+    # (IMMEDIATE transactions, a generous busy timeout) instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+# A transaction must never stay open across a call upstream, which takes seconds.
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Time -----------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")  # daily quotas reset at midnight in this zone
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ---------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Until `collectstatic` has run (production does it), whitenoise finds files through the finders.
+warnings.filterwarnings("ignore", message="No directory at: ")
+FIXTURE_DIRS = [BASE_DIR / "fixtures"]
+
+# --- Security behind a proxy ----------------------------------------------------------------------
+if envbool("SECURE_PROXY_SSL", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# --- API ------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # JWT first, so that a request without credentials gets 401 with WWW-Authenticate, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "chatgateway.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(days=envint("JWT_ACCESS_TOKEN_DAYS", 30, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=envint("JWT_REFRESH_TOKEN_DAYS", 60, minimum=1)),
+    "SIGNING_KEY": envstr("JWT_SIGNING_KEY") or SECRET_KEY,
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
+}
+
+# --- Quotas and the relay -------------------------------------------------------------------------
+CHATGATEWAY_DAILY_LIMIT = envint("CHATGATEWAY_DAILY_LIMIT", 10, minimum=0)
+CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, minimum=1)
+CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
+CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
+CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
+if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:
+    raise ImproperlyConfigured("CHATGATEWAY_MODELS must include CHATGATEWAY_MODEL.")
+
+# With no OPENAI_API_KEY the gateway talks to the bundled development upstream
+# (`python -m chatgateway.devupstream`), whose answers are canned, not a real model's.
+DEV_UPSTREAM_PORT = envint("DEV_UPSTREAM_PORT", 8001, minimum=1)
+DEV_UPSTREAM_KEY = "dev-upstream-key"
+USE_DEV_UPSTREAM = envstr("OPENAI_API_KEY") is None
+OPENAI_API_KEY = DEV_UPSTREAM_KEY if USE_DEV_UPSTREAM else envstr("OPENAI_API_KEY")
+OPENAI_BASE_URL = envstr(
+    "OPENAI_BASE_URL", f"http://127.0.0.1:{DEV_UPSTREAM_PORT}/v1" if USE_DEV_UPSTREAM else None
+)
+OPENAI_TIMEOUT = envfloat("OPENAI_TIMEOUT", 60.0)  # seconds, per attempt; past it the client gets 504
+OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
+
+# --- Logging: one line per event, never a request body or a credential ---------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # The HTTP clients log every request line at INFO; keep them quiet unless asked.
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
+}

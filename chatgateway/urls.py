@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import path
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+
+from chatapi.views import AskView, TokenView
+from chatgateway.health import healthz
+from quota.views import QuotaView
+from relay.views import ChatView
+
+urlpatterns = [
+    # The original ChatAPI, unchanged for its clients.
+    path("token", TokenView.as_view(), name="chatapi-token"),
+    path("api", AskView.as_view(), name="chatapi-ask"),
+    path("api/", AskView.as_view()),
+    # The DRF API.
+    path("api/token/", TokenObtainPairView.as_view(), name="token-obtain"),
+    path("api/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("api/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
+    path("api/chat/", ChatView.as_view(), name="chat"),
+    path("api/quota/", QuotaView.as_view(), name="quota"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "ChatGateway administration"
+admin.site.site_title = "ChatGateway"

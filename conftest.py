@@ -1,0 +1,70 @@
+"""Fixtures shared by every app's tests: users, authenticated clients, and the development upstream."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.tokens import issue_access_token
+from chatgateway.devupstream import DevUpstream
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def dev_upstream():
+    """A real development upstream over HTTP on a free port, for the whole run."""
+    upstream = DevUpstream().start()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(autouse=True)
+def gateway_uses_dev_upstream(settings, dev_upstream):
+    """Point the gateway's SDK client at the test upstream; no retries, so faults show at once."""
+    settings.OPENAI_BASE_URL = dev_upstream.url
+    settings.OPENAI_API_KEY = dev_upstream.key
+    settings.OPENAI_MAX_RETRIES = 0
+    settings.OPENAI_TIMEOUT = 5.0
+    dev_upstream.fault = ""
+    yield
+    dev_upstream.fault = ""
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The demo fixture's PBKDF2 hashes must still verify, so PBKDF2 stays in the list.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str = "ada", *, daily_limit: int | None = None, **fields) -> User:
+        user = User.objects.create_user(username=username, password=PASSWORD, **fields)
+        if daily_limit is not None:
+            user.quota.daily_limit = daily_limit
+            user.quota.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user) -> User:
+    return make_user()
+
+
+def bearer_client(user: User) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_access_token(user)}")
+    return client
+
+
+@pytest.fixture
+def api(user) -> APIClient:
+    """An API client that sends `user`'s JWT."""
+    return bearer_client(user)

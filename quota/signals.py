@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from quota.models import Quota
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="quota-for-every-user")
+def give_every_user_a_quota(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """However a user is made (admin, createsuperuser, loaddata, import), they get a quota."""
+    if created or raw:
+        Quota.objects.get_or_create(user_id=instance.pk)

@@ -1,0 +1,13 @@
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quota.serializers import QuotaStatusSerializer
+from quota.services import quota_status
+
+
+class QuotaView(APIView):
+    """Your daily request limit, how many you used today, and when the count resets."""
+
+    def get(self, request: Request) -> Response:
+        return Response(QuotaStatusSerializer(quota_status(user_id=request.user.pk)).data)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class UsageRecord(models.Model):
+    """One relay attempt that reached the upstream stage, successful or not."""
+
+    class Endpoint(models.TextChoices):
+        CHATAPI = "chatapi", "/api (ChatAPI compatible)"
+        CHAT = "chat", "/api/chat/"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"
+    )
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    endpoint = models.CharField(max_length=16, choices=Endpoint.choices)
+    model = models.CharField(max_length=200)
+    status_code = models.PositiveSmallIntegerField()
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField()
+    upstream_request_id = models.CharField(max_length=200, blank=True)
+    error = models.CharField(max_length=100, blank=True, help_text="Why the relay failed; empty on success.")
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["user", "-created"], name="usage_user_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.endpoint} {self.model} {self.status_code}"
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.error

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from quota.serializers import QuotaStatusSerializer
+
+
+def check_prompt_size(total_chars: int) -> None:
+    """Refuse prompts past CHATGATEWAY_MAX_PROMPT_CHARS (shared by every relay endpoint)."""
+    limit = settings.CHATGATEWAY_MAX_PROMPT_CHARS
+    if total_chars > limit:
+        raise serializers.ValidationError(
+            f"The prompt is {total_chars} characters long; the limit is {limit}."
+        )
+
+
+class MessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
+    content = serializers.CharField()
+
+
+class ChatRequestSerializer(serializers.Serializer):
+    prompt = serializers.CharField(required=False, help_text="A single question.")
+    messages = MessageSerializer(
+        many=True, required=False, allow_empty=False, help_text="A conversation, oldest first."
+    )
+    model = serializers.CharField(required=False, help_text="One of the models this gateway allows.")
+
+    def validate_model(self, value: str) -> str:
+        if value not in settings.CHATGATEWAY_MODELS:
+            allowed = ", ".join(settings.CHATGATEWAY_MODELS)
+            raise serializers.ValidationError(f"Model {value!r} is not available here. Use one of: {allowed}.")
+        return value
+
+    def validate_messages(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        if len(value) > settings.CHATGATEWAY_MAX_MESSAGES:
+            raise serializers.ValidationError(
+                f"{len(value)} messages is too many; the limit is {settings.CHATGATEWAY_MAX_MESSAGES}."
+            )
+        check_prompt_size(sum(len(message["content"]) for message in value))
+        return value
+
+    def validate_prompt(self, value: str) -> str:
+        check_prompt_size(len(value))
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        if ("prompt" in attrs) == ("messages" in attrs):
+            raise serializers.ValidationError("Send either 'prompt' or 'messages', not both or neither.")
+        if "prompt" in attrs:
+            attrs["messages"] = [{"role": "user", "content": attrs.pop("prompt")}]
+        attrs.setdefault("model", settings.CHATGATEWAY_MODEL)
+        return attrs
+
+
+class UsageSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+
+
+class ChatResponseSerializer(serializers.Serializer):
+    reply = serializers.CharField()
+    model = serializers.CharField()
+    usage = UsageSerializer()
+    quota = QuotaStatusSerializer()

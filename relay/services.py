@@ -1,0 +1,64 @@
+"""A relay: take one request from the user's quota, ask the upstream, give it back on failure,
+and record the attempt either way."""
+
+from __future__ import annotations
+
+import time
+
+from quota.services import refund_request, reserve_request
+from relay import upstream
+from relay.models import UsageRecord
+
+
+def relay_chat(
+    *, user_id: int, messages: list[dict[str, str]], model: str, endpoint: str
+) -> upstream.Completion:
+    """Relay one chat; raises QuotaExceeded (nothing asked) or UpstreamError (refunded)."""
+    reservation = reserve_request(user_id=user_id)
+    started = time.monotonic()
+    try:
+        completion = upstream.create_chat_completion(messages=messages, model=model)
+    except upstream.UpstreamError as error:
+        refund_request(reservation=reservation)
+        _record(user_id, endpoint, model, started, status_code=error.status, error=error.reason)
+        raise
+    except BaseException:
+        # Anything else (a bug, the worker being stopped) must not cost the user either.
+        refund_request(reservation=reservation)
+        raise
+    _record(
+        user_id,
+        endpoint,
+        completion.model,
+        started,
+        status_code=200,
+        usage=completion.usage,
+        request_id=completion.request_id,
+    )
+    return completion
+
+
+def _record(
+    user_id: int,
+    endpoint: str,
+    model: str,
+    started: float,
+    *,
+    status_code: int,
+    usage: upstream.Usage | None = None,
+    request_id: str | None = None,
+    error: str = "",
+) -> UsageRecord:
+    usage = usage or upstream.Usage()
+    return UsageRecord.objects.create(
+        user_id=user_id,
+        endpoint=endpoint,
+        model=model[:200],
+        status_code=status_code,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        latency_ms=round((time.monotonic() - started) * 1000),
+        upstream_request_id=(request_id or "")[:200],
+        error=error,
+    )

@@ -1,0 +1,32 @@
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quota.services import quota_status
+from relay.models import UsageRecord
+from relay.serializers import ChatRequestSerializer, ChatResponseSerializer
+from relay.services import relay_chat
+
+
+class ChatView(APIView):
+    """Ask the model: send `prompt` (one question) or `messages` (a conversation), and optionally `model`.
+
+    Each successful answer uses one request of your daily quota; the response shows what is left.
+    """
+
+    def post(self, request: Request) -> Response:
+        chat = ChatRequestSerializer(data=request.data)
+        chat.is_valid(raise_exception=True)
+        completion = relay_chat(
+            user_id=request.user.pk,
+            messages=chat.validated_data["messages"],
+            model=chat.validated_data["model"],
+            endpoint=UsageRecord.Endpoint.CHAT,
+        )
+        body = {
+            "reply": completion.text,
+            "model": completion.model,
+            "usage": completion.usage,
+            "quota": quota_status(user_id=request.user.pk),
+        }
+        return Response(ChatResponseSerializer(body).data)
