@@ -20,7 +20,9 @@ Standard library only, so that it runs anywhere the gateway does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import threading
 import time
@@ -139,7 +141,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
-        base = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": body["model"]}
+        base = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body["model"],
+        }
         words = answer.split(" ")
         for index, word in enumerate(words):
             delta = {"content": word if index == 0 else " " + word}
@@ -191,7 +198,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _remember(self, body: Any) -> None:
         self.upstream.remember(
-            {"method": self.command, "path": self.path, "authorization": self.headers.get("Authorization"), "body": body}
+            {
+                "method": self.command,
+                "path": self.path,
+                "authorization": self.headers.get("Authorization"),
+                "body": body,
+            }
         )
 
     def _error(self, status: int, message: str, kind: str, code: str | None) -> None:
@@ -216,17 +228,24 @@ def _model(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "chatgateway-dev"}
 
 
+def _exit_with_parent(upstream: DevUpstream, parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    upstream.server.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="ChatGateway's development upstream (canned answers).")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--key", default=DEFAULT_KEY, help="the API key it accepts")
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started it ends")
     args = parser.parse_args()
     upstream = DevUpstream(port=args.port, key=args.key)
+    if args.exit_with_parent:
+        threading.Thread(target=_exit_with_parent, args=(upstream, os.getppid()), daemon=True).start()
     print(f"Development upstream on {upstream.url} (answers are canned, not from a real model)", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         upstream.server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.utils.dateformat import format as format_date
 from django.utils.timezone import localtime
 from rest_framework import exceptions, status
@@ -29,6 +30,12 @@ class DailyLimitReached(exceptions.Throttled):
     default_code = "daily_limit_reached"
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The gateway's database is unavailable. Please try again shortly."
+    default_code = "database_unavailable"
+
+
 class UpstreamFailure(exceptions.APIException):
     def __init__(self, error: UpstreamError) -> None:
         super().__init__(detail=error.message, code=error.reason)
@@ -45,6 +52,9 @@ def _as_api_exception(exc: Exception) -> Exception:
         )
     if isinstance(exc, UpstreamError):
         return UpstreamFailure(exc)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return DatabaseUnavailable()
     return exc
 
 

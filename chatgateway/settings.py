@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from chatgateway.devupstream import DEFAULT_KEY as DEV_UPSTREAM_DEFAULT_KEY
 from chatgateway.env import envbool, envfloat, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -22,7 +23,7 @@ load_dotenv(BASE_DIR / ".env", override=False)
 DEBUG = envbool("DEBUG", True)
 
 # The development secret only ever works with DEBUG on: production must bring its own.
-DEVELOPMENT_SECRET_KEY = "chatgateway-development-secret-not-for-production"
+DEVELOPMENT_SECRET_KEY = "chatgateway-development-secret-not-for-production"  # noqa: S105
 SECRET_KEY = envstr("DJANGO_SECRET_KEY") or (DEVELOPMENT_SECRET_KEY if DEBUG else None)
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DEBUG is off.")
@@ -96,6 +97,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a file too: an in-memory database is shared between the live server's threads
+    # through one cache whose table locks ignore the busy timeout, unlike any real deployment.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
 # A transaction must never stay open across a call upstream, which takes seconds.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -170,14 +174,16 @@ if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:
 # With no OPENAI_API_KEY the gateway talks to the bundled development upstream
 # (`python -m chatgateway.devupstream`), whose answers are canned, not a real model's.
 DEV_UPSTREAM_PORT = envint("DEV_UPSTREAM_PORT", 8001, minimum=1)
-DEV_UPSTREAM_KEY = "dev-upstream-key"
+DEV_UPSTREAM_KEY = DEV_UPSTREAM_DEFAULT_KEY
 USE_DEV_UPSTREAM = envstr("OPENAI_API_KEY") is None
 OPENAI_API_KEY = DEV_UPSTREAM_KEY if USE_DEV_UPSTREAM else envstr("OPENAI_API_KEY")
-OPENAI_BASE_URL = envstr(
-    "OPENAI_BASE_URL", f"http://127.0.0.1:{DEV_UPSTREAM_PORT}/v1" if USE_DEV_UPSTREAM else None
-)
+OPENAI_BASE_URL = envstr("OPENAI_BASE_URL", f"http://127.0.0.1:{DEV_UPSTREAM_PORT}/v1" if USE_DEV_UPSTREAM else None)
 OPENAI_TIMEOUT = envfloat("OPENAI_TIMEOUT", 60.0)  # seconds, per attempt; past it the client gets 504
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
+
+# --- `make run` (manage.py rungateway) serves on HOST:PORT ---------------------------------------
+RUN_HOST = envstr("HOST", "127.0.0.1")
+RUN_PORT = envint("PORT", 8000, minimum=1)
 
 # --- Logging: one line per event, never a request body or a credential ---------------------------
 LOGGING = {

@@ -51,16 +51,12 @@ def reserve_request(*, user_id: int) -> Reservation:
         Quota.objects.get_or_create(user_id=user_id)
         return reserve_request(user_id=user_id)
     limit = Quota.objects.values_list("daily_limit", flat=True).get(user_id=user_id)
-    raise QuotaExceeded(
-        daily_limit=limit, resets_at=clock.next_reset(), retry_after=clock.seconds_until_reset()
-    )
+    raise QuotaExceeded(daily_limit=limit, resets_at=clock.next_reset(), retry_after=clock.seconds_until_reset())
 
 
 def refund_request(*, reservation: Reservation) -> None:
     """Give back a reserved request (its relay failed); a no-op once its day has passed."""
-    Quota.objects.filter(user_id=reservation.user_id, day=reservation.day, used__gt=0).update(
-        used=F("used") - 1
-    )
+    Quota.objects.filter(user_id=reservation.user_id, day=reservation.day, used__gt=0).update(used=F("used") - 1)
 
 
 def reset_stale_counts() -> int:

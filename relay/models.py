@@ -11,9 +11,7 @@ class UsageRecord(models.Model):
         CHATAPI = "chatapi", "/api (ChatAPI compatible)"
         CHAT = "chat", "/api/chat/"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     endpoint = models.CharField(max_length=16, choices=Endpoint.choices)
     model = models.CharField(max_length=200)

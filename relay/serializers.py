@@ -10,22 +10,31 @@ def check_prompt_size(total_chars: int) -> None:
     """Refuse prompts past CHATGATEWAY_MAX_PROMPT_CHARS (shared by every relay endpoint)."""
     limit = settings.CHATGATEWAY_MAX_PROMPT_CHARS
     if total_chars > limit:
-        raise serializers.ValidationError(
-            f"The prompt is {total_chars} characters long; the limit is {limit}."
-        )
+        raise serializers.ValidationError(f"The prompt is {total_chars} characters long; the limit is {limit}.")
+
+
+class TextField(serializers.CharField):
+    """A CharField that takes only JSON strings (DRF's would turn 42 or true into text)."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class MessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=["system", "user", "assistant"])
-    content = serializers.CharField()
+    content = TextField()
 
 
 class ChatRequestSerializer(serializers.Serializer):
-    prompt = serializers.CharField(required=False, help_text="A single question.")
+    prompt = TextField(required=False, help_text="A single question.")
     messages = MessageSerializer(
         many=True, required=False, allow_empty=False, help_text="A conversation, oldest first."
     )
-    model = serializers.CharField(required=False, help_text="One of the models this gateway allows.")
+    model = TextField(required=False, help_text="One of the models this gateway allows.")
 
     def validate_model(self, value: str) -> str:
         if value not in settings.CHATGATEWAY_MODELS:

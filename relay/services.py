@@ -10,9 +10,7 @@ from relay import upstream
 from relay.models import UsageRecord
 
 
-def relay_chat(
-    *, user_id: int, messages: list[dict[str, str]], model: str, endpoint: str
-) -> upstream.Completion:
+def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endpoint: str) -> upstream.Completion:
     """Relay one chat; raises QuotaExceeded (nothing asked) or UpstreamError (refunded)."""
     reservation = reserve_request(user_id=user_id)
     started = time.monotonic()

@@ -121,9 +121,7 @@ def _domain_error(exc: Exception) -> UpstreamError:
     elif isinstance(exc, openai.RateLimitError):
         error = UpstreamBusy("upstream_rate_limited", retry_after=_retry_after(exc.response))
     elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError | openai.NotFoundError):
-        error = UpstreamRejected(
-            f"upstream_rejected_{exc.status_code}", message=_rejection_message(exc)
-        )
+        error = UpstreamRejected(f"upstream_rejected_{exc.status_code}", message=_rejection_message(exc))
     elif isinstance(exc, openai.APIStatusError):
         error = UpstreamError(f"upstream_http_{exc.status_code}")
     else:

@@ -162,7 +162,10 @@ def test_a_user_with_a_zero_limit_gets_429(make_user):
     assert ask(user, q="hi").status_code == 429
 
 
-@pytest.mark.parametrize(("fault", "status"), [("[dev:status=500]", 502), ("[dev:status=503]", 502), ("[dev:garbage]", 502), ("[dev:drop]", 502)])
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("[dev:status=500]", 502), ("[dev:status=503]", 502), ("[dev:garbage]", 502), ("[dev:drop]", 502)],
+)
 def test_an_upstream_failure_gives_502_and_costs_nothing(user, fault, status):
     response = ask(user, q=f"hi {fault}")
 

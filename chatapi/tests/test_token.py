@@ -22,7 +22,7 @@ def test_it_gives_a_30_day_token_in_the_original_envelope(client, user):
     assert body["message"]["username"] == "ada"
     claims = jwt.decode(body["message"]["token"], options={"verify_signature": False})
     assert claims["user_id"] == str(user.pk)
-    expires = dt.datetime.strptime(body["message"]["expiration_time"], "%Y-%m-%d %H:%M:%S")
+    expires = dt.datetime.strptime(body["message"]["expiration_time"], "%Y-%m-%d %H:%M:%S")  # noqa: DTZ007
     expected = timezone.localtime() + dt.timedelta(days=30)
     assert abs(timezone.make_aware(expires) - expected) < dt.timedelta(minutes=1)
 
@@ -43,9 +43,7 @@ def test_it_accepts_a_form_encoded_body_too(client, user):
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize(
-    ("username", "password"), [("ada", "wrong"), ("nobody", PASSWORD), ("ADA", PASSWORD)]
-)
+@pytest.mark.parametrize(("username", "password"), [("ada", "wrong"), ("nobody", PASSWORD), ("ADA", PASSWORD)])
 def test_it_refuses_a_wrong_username_or_password(client, user, username, password):
     response = client.post("/token", {"u": username, "p": password}, content_type="application/json")
 

@@ -34,7 +34,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Administrator {username!r} already exists.")
             return
         if not os.environ.get("DJANGO_SUPERUSER_PASSWORD"):
-            self.stderr.write("DJANGO_SUPERUSER_USERNAME is set but DJANGO_SUPERUSER_PASSWORD is not: no admin created.")
+            self.stderr.write("DJANGO_SUPERUSER_USERNAME is set, DJANGO_SUPERUSER_PASSWORD is not: no admin created.")
             return
         call_command("createsuperuser", interactive=False, username=username, email="", verbosity=0)
         self.stdout.write(f"Created administrator {username!r}.")

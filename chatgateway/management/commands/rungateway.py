@@ -21,17 +21,18 @@ BANNER = """
 
 
 class Command(BaseCommand):
-    help = "Serve the gateway for development (`make run`), with the development upstream when no OPENAI_API_KEY is set."
+    help = "Serve the gateway for development (`make run`), with the development upstream if no OPENAI_API_KEY."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("addrport", nargs="?", help="default: HOST:PORT from the environment (127.0.0.1:8000)")
         parser.add_argument("--noreload", action="store_true", help="do not restart on code changes")
 
-    def handle(self, *args, addrport: str, noreload: bool, **options) -> None:
+    def handle(self, *args, addrport: str | None, noreload: bool, **options) -> None:
         # Under the autoreloader this command runs again in each child (RUN_MAIN=true):
         # only the outer process owns the development upstream.
         if settings.USE_DEV_UPSTREAM and os.environ.get("RUN_MAIN") != "true":
             self._start_dev_upstream()
+        addrport = addrport or f"{settings.RUN_HOST}:{settings.RUN_PORT}"
         call_command("runserver", addrport, use_reloader=not noreload)
 
     def _start_dev_upstream(self) -> None:
@@ -41,8 +42,8 @@ class Command(BaseCommand):
                 f"Port {port} (DEV_UPSTREAM_PORT) is taken, so the development upstream cannot start there. "
                 "Stop what runs on it, or set DEV_UPSTREAM_PORT to a free port."
             )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "chatgateway.devupstream", "--port", str(port), "--key", settings.DEV_UPSTREAM_KEY],
+        process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+            [sys.executable, "-m", "chatgateway.devupstream", "--port", str(port), "--exit-with-parent"],
             stdout=subprocess.DEVNULL,
         )
         atexit.register(process.terminate)

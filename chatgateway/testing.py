@@ -1,0 +1,120 @@
+"""Running the real gateway for tests that need several server processes (uvicorn workers).
+
+`GatewayServer` gives the server a database of its own (a SQLite file, or a fresh PostgreSQL
+database on the server the suite runs against), migrates it, and serves it on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import requests
+from django.conf import settings
+from django.db import connection
+
+SECRET = "live-server-test-secret-0123456789abcdef"  # noqa: S105  (a throwaway key for a test server)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class GatewayServer:
+    def __init__(self, *, tmp_path: Path, upstream_url: str, upstream_key: str, workers: int = 3) -> None:
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._pg_database: str | None = None
+        if connection.vendor == "postgresql":
+            self._pg_database = f"chatgateway_live_{uuid.uuid4().hex[:10]}"
+            database_url = self._pg_url(self._pg_database)
+        else:
+            database_url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DEBUG": "0",
+            "DJANGO_SECRET_KEY": SECRET,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "OPENAI_API_KEY": upstream_key,
+            "OPENAI_BASE_URL": upstream_url,
+            "OPENAI_MAX_RETRIES": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> GatewayServer:
+        if self._pg_database:
+            self._admin_sql(f'CREATE DATABASE "{self._pg_database}"')
+        self.manage("migrate", "--noinput", "-v0")
+        self._process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable, "-m", "uvicorn", "chatgateway.asgi:application",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(self.workers), "--log-level", "warning",
+            ],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+        )  # fmt: skip
+        self._wait_until_serving()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process:
+            self._process.terminate()
+            self._process.wait(timeout=30)
+        if self._pg_database:
+            self._admin_sql(f'DROP DATABASE IF EXISTS "{self._pg_database}" WITH (FORCE)')
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against this server's database; its standard output."""
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
+        return result.stdout
+
+    def python(self, code: str) -> str:
+        """Run Python with Django set up for this server (same secret, same database)."""
+        return self.manage("shell", "--verbosity", "0", "--command", code)
+
+    def _wait_until_serving(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError("the gateway server exited during start-up")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the gateway server did not start within 60 s")
+
+    @staticmethod
+    def _pg_url(database: str) -> str:
+        db = settings.DATABASES["default"]
+        user = db.get("USER") or "postgres"
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{database}"
+
+    def _admin_sql(self, sql: str) -> None:
+        url = self._pg_url("postgres").replace("postgres://", "postgresql://", 1)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql)

@@ -1,0 +1,96 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from quota.exceptions import QuotaExceeded
+from quota.models import Quota
+from quota.services import quota_status, refund_request, reserve_request
+
+NOON = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_noon():
+    with time_machine.travel(NOON, tick=False) as traveller:
+        yield traveller
+
+
+def test_it_grants_requests_until_the_limit_then_refuses(make_user):
+    user = make_user(daily_limit=3)
+
+    for _ in range(3):
+        reserve_request(user_id=user.pk)
+    with pytest.raises(QuotaExceeded) as refused:
+        reserve_request(user_id=user.pk)
+
+    assert refused.value.daily_limit == 3
+    assert refused.value.retry_after == 12 * 3600
+    assert quota_status(user_id=user.pk).used_today == 3
+
+
+def test_a_refund_gives_the_request_back(make_user):
+    user = make_user(daily_limit=1)
+    reservation = reserve_request(user_id=user.pk)
+
+    refund_request(reservation=reservation)
+
+    assert quota_status(user_id=user.pk).remaining == 1
+    reserve_request(user_id=user.pk)
+
+
+def test_a_refund_after_midnight_leaves_the_new_days_count_alone(make_user, frozen_noon):
+    user = make_user(daily_limit=5)
+    yesterdays = reserve_request(user_id=user.pk)
+    frozen_noon.shift(dt.timedelta(days=1))
+    reserve_request(user_id=user.pk)
+
+    refund_request(reservation=yesterdays)
+
+    assert quota_status(user_id=user.pk).used_today == 1
+
+
+def test_a_count_from_an_earlier_day_starts_afresh_without_any_reset(make_user, frozen_noon):
+    user = make_user(daily_limit=2)
+    reserve_request(user_id=user.pk)
+    reserve_request(user_id=user.pk)
+    frozen_noon.shift(dt.timedelta(days=1))
+
+    reserve_request(user_id=user.pk)
+
+    quota = Quota.objects.get(user=user)
+    assert (quota.used, quota.day) == (1, timezone.localdate())
+
+
+def test_a_zero_limit_refuses_everything(make_user):
+    user = make_user(daily_limit=0)
+
+    with pytest.raises(QuotaExceeded):
+        reserve_request(user_id=user.pk)
+
+
+def test_a_lowered_limit_refuses_at_once(make_user):
+    user = make_user(daily_limit=5)
+    for _ in range(3):
+        reserve_request(user_id=user.pk)
+    Quota.objects.filter(user=user).update(daily_limit=2)
+
+    with pytest.raises(QuotaExceeded):
+        reserve_request(user_id=user.pk)
+    assert quota_status(user_id=user.pk).remaining == 0
+
+
+def test_a_user_without_a_quota_row_gets_the_default(make_user, settings):
+    settings.CHATGATEWAY_DAILY_LIMIT = 4
+    user = make_user()
+    Quota.objects.filter(user=user).delete()
+
+    reserve_request(user_id=user.pk)
+
+    assert quota_status(user_id=user.pk).daily_limit == 4
+
+
+def test_a_granted_reservation_is_one_query(user, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        reserve_request(user_id=user.pk)
