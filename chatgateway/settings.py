@@ -193,6 +193,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # The HTTP clients log every request line at INFO; keep them quiet unless asked.
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
