@@ -42,7 +42,8 @@ class DevUpstream:
     def __init__(self, *, port: int = 0, key: str = DEFAULT_KEY, host: str = "127.0.0.1") -> None:
         self.key = key
         self.fault: str = ""
-        self.received: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []  # the last 100
+        self.received_count = 0
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"upstream": self})
         self.server = _QuietServer((host, port), handler)
@@ -61,6 +62,7 @@ class DevUpstream:
     def remember(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.received = [*self.received[-99:], entry]
+            self.received_count += 1
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from chatapi.views import AskView, TokenView
@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
     path("api/chat/", ChatView.as_view(), name="chat"),
     path("api/quota/", QuotaView.as_view(), name="quota"),
+    path("api-auth/", include("rest_framework.urls")),  # log in/out links of the browsable API
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -156,3 +156,21 @@ def test_the_browsable_api_renders_for_a_logged_in_user(client, user):
 
     assert response.status_code == 405  # GET is not allowed, but the page still renders the POST form
     assert b"Chat" in response.content
+
+
+def test_it_retries_a_failing_upstream_as_many_times_as_configured(api, user, settings, dev_upstream):
+    settings.OPENAI_MAX_RETRIES = 1
+    before = dev_upstream.received_count
+
+    response = api.post("/api/chat/", {"prompt": "hi [dev:status=500]"}, format="json")
+
+    assert response.status_code == 502
+    assert dev_upstream.received_count - before == 2
+    assert used_today(user) == 0
+
+
+def test_the_browsable_api_offers_a_login_page(client, db):
+    response = client.get("/api-auth/login/")
+
+    assert response.status_code == 200
+    assert b"password" in response.content
