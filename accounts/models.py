@@ -11,6 +11,17 @@ class User(AbstractUser):
     # Every JWT carries the version it was issued under; bumping it revokes them all at once.
     token_version = models.PositiveIntegerField(default=0, editable=False)
 
+    def save(self, *args, **kwargs) -> None:
+        # token_version changes only through revoke_tokens(): saving a user read earlier (an admin
+        # form, say) must not undo a revocation made since.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.attname
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.attname != "token_version"
+            ]
+        super().save(*args, **kwargs)
+
     def revoke_tokens(self) -> None:
         """Invalidate every JWT issued to this user so far."""
         User.objects.filter(pk=self.pk).update(token_version=F("token_version") + 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, UntypedToken
 
 from accounts.models import User
 
@@ -38,6 +38,15 @@ class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
         token = super().get_token(user)
         token[TOKEN_VERSION_CLAIM] = user.token_version
         return token
+
+
+class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
+    """SimpleJWT's verify, which also calls a token of a revoked, inactive or deleted user invalid."""
+
+    def validate(self, attrs):
+        result = super().validate(attrs)
+        user_for_token(UntypedToken(attrs["token"]))
+        return result
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):

@@ -12,12 +12,13 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.timezone import localtime
 from rest_framework import parsers, status
-from rest_framework.exceptions import AuthenticationFailed, ParseError, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_access_token
 from chatgateway.exceptions import envelope_exception_handler
 from relay.models import UsageRecord
@@ -64,7 +65,7 @@ class TokenView(EnvelopeAPIView):
 def _credentials(request: Request) -> tuple[str, str]:
     data = request.data
     if not hasattr(data, "get"):
-        raise ParseError('Send a JSON object: {"u": "<username>", "p": "<password>"}.')
+        raise ValidationError('Send a JSON object: {"u": "<username>", "p": "<password>"}.')
     username, password = data.get("u"), data.get("p")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise ValidationError('Both "u" (username) and "p" (password) are required, as strings.')
@@ -73,6 +74,10 @@ def _credentials(request: Request) -> tuple[str, str]:
 
 class AskView(EnvelopeAPIView):
     """Ask the model one question: `GET /api?q=<question>` with `Authorization: Bearer <token>`."""
+
+    # Bearer tokens only: a GET that spends quota must not be triggered by a cross-site link
+    # riding on a browser session (GETs get no CSRF check).
+    authentication_classes = [JWTAuthentication]
 
     def get(self, request: Request) -> Response:
         completion = relay_chat(

@@ -12,6 +12,7 @@ the last message, or for every request by `POST /_dev/fault {"fault": "<directiv
     [dev:delay=2.5]    wait that many seconds before answering
     [dev:garbage]      answer 200 with a body that is not JSON
     [dev:drop]         close the connection without answering
+    [dev:flaky=2]      answer 503 the first 2 times this same message arrives, then normally
 
 `GET /_dev/requests` lists what it received (method, path, Authorization header, body), newest last.
 Standard library only, so that it runs anywhere the gateway does.
@@ -33,7 +34,7 @@ from typing import Any
 DEFAULT_KEY = "dev-upstream-key"
 NOTICE = "(development upstream, not a real model)"
 MODELS = ["gpt-4o-mini", "gpt-4o", "dev-echo"]
-_DIRECTIVE = re.compile(r"\[dev:(status|delay|garbage|drop)(?:=([0-9.]+))?\]")
+_DIRECTIVE = re.compile(r"\[dev:(status|delay|garbage|drop|flaky)(?:=([0-9.]+))?\]")
 
 
 class DevUpstream:
@@ -44,6 +45,7 @@ class DevUpstream:
         self.fault: str = ""
         self.received: list[dict[str, Any]] = []  # the last 100
         self.received_count = 0
+        self.flaky_seen: dict[str, int] = {}
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"upstream": self})
         self.server = _QuietServer((host, port), handler)
@@ -58,6 +60,12 @@ class DevUpstream:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def note_flaky(self, text: str) -> int:
+        """How many times this message has now been seen by a [dev:flaky] directive."""
+        with self._lock:
+            self.flaky_seen[text] = self.flaky_seen.get(text, 0) + 1
+            return self.flaky_seen[text]
 
     def remember(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -176,6 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return True
             elif name == "garbage":
                 self._raw(200, b"<html>this is not JSON</html>", "application/json")
+                return True
+            elif name == "flaky" and self.upstream.note_flaky(text) <= int(float(value or 1)):
+                self._error(503, "Simulated passing failure.", "server_error", "dev_fault")
                 return True
             elif name == "drop":
                 self.close_connection = True

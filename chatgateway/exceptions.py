@@ -17,6 +17,7 @@ from django.utils.timezone import localtime
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework_simplejwt.exceptions import InvalidToken
 
 from quota.exceptions import QuotaExceeded
 from relay.upstream import UpstreamError
@@ -24,6 +25,10 @@ from relay.upstream import UpstreamError
 logger = logging.getLogger("chatgateway.errors")
 
 INTERNAL_ERROR = "Something went wrong inside the gateway. Please try again later."
+NOT_JSON = "The request body is not valid JSON."
+TOKEN_EXPIRED = "The token has expired. Get a new one from /token or /api/token/."  # noqa: S105
+TOKEN_INVALID = "The token is not valid. Get a new one from /token or /api/token/."  # noqa: S105
+BLOCKED = "Your daily limit is 0: an administrator has blocked your use of the model."
 
 
 class DailyLimitReached(exceptions.Throttled):
@@ -44,7 +49,21 @@ class UpstreamFailure(exceptions.APIException):
 
 
 def _as_api_exception(exc: Exception) -> Exception:
+    if isinstance(exc, QuotaExceeded | UpstreamError | OperationalError | InterfaceError):
+        return _domain_exception(exc)
+    if isinstance(exc, InvalidToken):
+        # SimpleJWT's detail lists token classes and parser internals; say it plainly.
+        expired = "expired" in str(exc.detail)
+        return exceptions.AuthenticationFailed(TOKEN_EXPIRED if expired else TOKEN_INVALID, code="token_not_valid")
+    if isinstance(exc, exceptions.ParseError):
+        return exceptions.ParseError(NOT_JSON)
+    return exc
+
+
+def _domain_exception(exc: Exception) -> exceptions.APIException:
     if isinstance(exc, QuotaExceeded):
+        if exc.daily_limit == 0:
+            return exceptions.PermissionDenied(BLOCKED, code="relay_blocked")
         resets = format_date(localtime(exc.resets_at), "Y-m-d H:i T")
         return DailyLimitReached(
             wait=exc.retry_after,
@@ -52,10 +71,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         )
     if isinstance(exc, UpstreamError):
         return UpstreamFailure(exc)
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s", type(exc).__name__)
-        return DatabaseUnavailable()
-    return exc
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return DatabaseUnavailable()
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from chatgateway.devupstream import DEFAULT_KEY as DEV_UPSTREAM_DEFAULT_KEY
-from chatgateway.env import envbool, envfloat, envint, envlist, envstr
+from chatgateway.env import development_secret, envbool, envfloat, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env", override=False)
@@ -22,13 +22,13 @@ load_dotenv(BASE_DIR / ".env", override=False)
 # --- Core -----------------------------------------------------------------------------------------
 DEBUG = envbool("DEBUG", True)
 
-# The development secret only ever works with DEBUG on: production must bring its own.
-DEVELOPMENT_SECRET_KEY = "chatgateway-development-secret-not-for-production"  # noqa: S105
-SECRET_KEY = envstr("DJANGO_SECRET_KEY") or (DEVELOPMENT_SECRET_KEY if DEBUG else None)
+# Production brings its own secret. In development a random one is made once per checkout
+# (.dev-secret-key, ignored by git): a secret written in the repository would let anyone sign tokens.
+SECRET_KEY = envstr("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DEBUG is off.")
-if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY is the development secret; set a real one for production.")
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = development_secret(BASE_DIR / ".dev-secret-key")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
@@ -160,6 +160,7 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "accounts.tokens.TokenVerifySerializer",
 }
 
 # --- Quotas and the relay -------------------------------------------------------------------------

@@ -30,8 +30,16 @@ class Quota(models.Model):
     def __str__(self) -> str:
         return f"{self.daily_limit} requests a day"
 
+    def save(self, *args, **kwargs) -> None:
+        # `used` and `day` change only through the atomic updates in quota.services: saving a row
+        # read earlier (an admin form, say) must not put back a count that has moved since.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = ["daily_limit"]
+        super().save(*args, **kwargs)
+
     def used_on(self, day: dt.date) -> int:
-        return self.used if self.day == day else 0
+        # A row on a later day is already counting the day this caller's clock is about to reach.
+        return self.used if self.day is not None and self.day >= day else 0
 
     def remaining_on(self, day: dt.date) -> int:
         return max(0, self.daily_limit - self.used_on(day))

@@ -33,15 +33,17 @@ def reserve_request(*, user_id: int) -> Reservation:
 
     One conditional UPDATE decides: it grants only while `used < daily_limit`, and it starts the
     count afresh when the row still holds an earlier day, so concurrent callers can never take
-    more than the limit and no reset has to have run first.
+    more than the limit and no reset has to have run first. A row already on a later day (another
+    host's clock passed midnight first) is counted as it stands: a day never moves backwards.
     """
     today = clock.today()
+    counting = Q(day__gte=today)
     granted = (
         Quota.objects.filter(user_id=user_id, daily_limit__gt=0)
-        .filter(~Q(day=today) | Q(day__isnull=True) | Q(used__lt=F("daily_limit")))
+        .filter(~counting | Q(day__isnull=True) | Q(used__lt=F("daily_limit")))
         .update(
-            used=Case(When(day=today, then=F("used") + 1), default=Value(1)),
-            day=Value(today),
+            used=Case(When(counting, then=F("used") + 1), default=Value(1)),
+            day=Case(When(day__gt=today, then=F("day")), default=Value(today)),
         )
     )
     if granted:
@@ -62,7 +64,7 @@ def refund_request(*, reservation: Reservation) -> None:
 def reset_stale_counts() -> int:
     """Bring every row counted on an earlier day to today with nothing used. Idempotent."""
     today = clock.today()
-    return Quota.objects.exclude(day=today).exclude(day__isnull=True).update(used=0, day=today)
+    return Quota.objects.filter(day__lt=today).update(used=0, day=today)
 
 
 def quota_status(*, user_id: int) -> QuotaStatus:

@@ -3,11 +3,16 @@ and record the attempt either way."""
 
 from __future__ import annotations
 
+import logging
 import time
+
+from django.db import DatabaseError
 
 from quota.services import refund_request, reserve_request
 from relay import upstream
 from relay.models import UsageRecord
+
+logger = logging.getLogger(__name__)
 
 
 def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endpoint: str) -> upstream.Completion:
@@ -24,15 +29,19 @@ def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endp
         # Anything else (a bug, the worker being stopped) must not cost the user either.
         refund_request(reservation=reservation)
         raise
-    _record(
-        user_id,
-        endpoint,
-        completion.model,
-        started,
-        status_code=200,
-        usage=completion.usage,
-        request_id=completion.request_id,
-    )
+    try:
+        _record(
+            user_id,
+            endpoint,
+            completion.model,
+            started,
+            status_code=200,
+            usage=completion.usage,
+            request_id=completion.request_id,
+        )
+    except DatabaseError:
+        # The user has their answer and has paid for it; losing them the answer would be worse.
+        logger.error("usage record of a successful relay lost (user %s): the database failed", user_id)
     return completion
 
 

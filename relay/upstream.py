@@ -2,22 +2,28 @@
 
 Everything else calls `create_chat_completion()` and catches the domain errors below, never the
 SDK's. Error messages here are meant for people; `reason` is a short label for logs and usage
-records. Neither ever contains the upstream key or the upstream's raw error text for auth errors.
+records. Neither ever contains the upstream key or any text the upstream sent.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import logging
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import openai
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-_CLIENT_SETTINGS = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_TIMEOUT", "OPENAI_MAX_RETRIES"}
+_CLIENT_SETTINGS = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_TIMEOUT"}
+T = TypeVar("T")
+RETRY_BACKOFF = 0.5  # seconds before the first retry, doubling after each
+MAX_RETRY_PAUSE = 4.0
 
 
 class UpstreamError(Exception):
@@ -48,13 +54,6 @@ class UpstreamMisconfigured(UpstreamError):
     message = "The gateway is misconfigured: the upstream refused its credentials. Please tell an administrator."
 
 
-class UpstreamRejected(UpstreamError):
-    """The upstream refused this particular request (too long for the model, say)."""
-
-    status = 400
-    message = "The model service rejected this request."
-
-
 @dataclasses.dataclass(frozen=True)
 class Usage:
     prompt_tokens: int = 0
@@ -72,12 +71,16 @@ class Completion:
 
 @functools.cache
 def client() -> openai.OpenAI:
-    """The shared SDK client: built once, it pools its connections across requests."""
+    """The shared SDK client: built once, it pools its connections across requests.
+
+    Its own retries are off: `create_chat_completion` retries within one deadline instead, so that
+    OPENAI_TIMEOUT bounds the whole wait (the SDK would give each retry a full timeout of its own).
+    """
     return openai.OpenAI(
         api_key=settings.OPENAI_API_KEY,
         base_url=settings.OPENAI_BASE_URL,
         timeout=settings.OPENAI_TIMEOUT,
-        max_retries=settings.OPENAI_MAX_RETRIES,
+        max_retries=0,
     )
 
 
@@ -87,27 +90,44 @@ def forget_client_on_setting_change(*, setting: str, **kwargs: Any) -> None:
 
 
 def create_chat_completion(*, messages: list[dict[str, str]], model: str) -> Completion:
-    """Ask the upstream for one chat completion."""
-    try:
-        response = client().chat.completions.create(model=model, messages=messages)
-    except (openai.OpenAIError, ValueError) as exc:
-        # ValueError: a 200 whose body is not the JSON it claims to be (the SDK does not wrap that).
-        raise _domain_error(exc) from None
+    """Ask the upstream for one chat completion, retrying passing failures until OPENAI_TIMEOUT."""
+    response = _with_retries(lambda timeout: client().chat.completions.create(
+        model=model, messages=messages, timeout=timeout
+    ))  # fmt: skip
     if not getattr(response, "choices", None):
         raise UpstreamError("upstream_malformed_response")
-    usage = response.usage
+    usage = response.usage or Usage()
     return Completion(
         text=response.choices[0].message.content or "",
         model=response.model or model,
-        usage=Usage(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-        )
-        if usage
-        else Usage(),
+        usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens),
         request_id=response._request_id,
     )
+
+
+def _with_retries(call: Callable[[float], T]) -> T:
+    """`call(timeout)` until it succeeds, OPENAI_MAX_RETRIES run out, or OPENAI_TIMEOUT has passed."""
+    deadline = time.monotonic() + settings.OPENAI_TIMEOUT
+    for attempt in itertools.count():
+        try:
+            return call(deadline - time.monotonic())
+        except (openai.OpenAIError, ValueError) as exc:
+            # ValueError: a 200 whose body is not the JSON it claims to be (the SDK does not wrap that).
+            pause = min(RETRY_BACKOFF * 2**attempt, MAX_RETRY_PAUSE)
+            if attempt >= settings.OPENAI_MAX_RETRIES or not _retryable(exc) or time.monotonic() + pause >= deadline:
+                raise _domain_error(exc) from None
+            logger.info("upstream attempt %d failed (%s); retrying in %.1f s", attempt + 1, type(exc).__name__, pause)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: Exception) -> bool:
+    """Failures that another attempt may not meet: lost connections, overload, upstream 5xx."""
+    if isinstance(exc, openai.APITimeoutError):
+        return False  # the deadline is spent
+    if isinstance(exc, openai.APIConnectionError):
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code in {408, 409, 429} or exc.status_code >= 500)
 
 
 def _domain_error(exc: Exception) -> UpstreamError:
@@ -120,8 +140,13 @@ def _domain_error(exc: Exception) -> UpstreamError:
         error = UpstreamMisconfigured(f"upstream_auth_{exc.status_code}")
     elif isinstance(exc, openai.RateLimitError):
         error = UpstreamBusy("upstream_rate_limited", retry_after=_retry_after(exc.response))
-    elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError | openai.NotFoundError):
-        error = UpstreamRejected(f"upstream_rejected_{exc.status_code}", message=_rejection_message(exc))
+    elif isinstance(exc, openai.NotFoundError):
+        # A wrong OPENAI_BASE_URL or a model name the upstream does not know: the gateway's setup.
+        error = UpstreamMisconfigured(
+            "upstream_not_found",
+            message="The gateway is misconfigured: the upstream does not know this address or model. "
+            "Please tell an administrator.",
+        )
     elif isinstance(exc, openai.APIStatusError):
         error = UpstreamError(f"upstream_http_{exc.status_code}")
     else:
@@ -137,11 +162,3 @@ def _retry_after(response: Any) -> int | None:
         return max(1, int(float(value))) if value else None
     except ValueError:
         return None
-
-
-def _rejection_message(exc: openai.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    detail = body.get("message") if isinstance(body.get("message"), str) else None
-    if not detail:
-        return UpstreamRejected.message
-    return f"{UpstreamRejected.message} It said: {detail[:300]}"

@@ -52,6 +52,18 @@ def test_verify_accepts_a_good_token_and_refuses_garbage(user):
     assert client.post("/api/token/verify/", {"token": "garbage"}, format="json").status_code == 401
 
 
+def test_verify_refuses_the_tokens_of_revoked_and_inactive_users(make_user):
+    client = APIClient()
+    ada, bob = make_user("ada"), make_user("bob")
+    ada_access, bob_access = obtain(client, "ada").json()["access"], obtain(client, "bob").json()["access"]
+    ada.revoke_tokens()
+    bob.is_active = False
+    bob.save()
+
+    assert client.post("/api/token/verify/", {"token": ada_access}, format="json").status_code == 401
+    assert client.post("/api/token/verify/", {"token": bob_access}, format="json").status_code == 401
+
+
 def test_a_token_from_the_original_endpoint_works_on_the_drf_api(user):
     client = APIClient()
     token = client.post("/token", {"u": "ada", "p": PASSWORD}, format="json").json()["message"]["token"]

@@ -11,12 +11,23 @@ def run() -> str:
     return out.getvalue()
 
 
-def test_it_loads_the_demo_users_once_and_leaves_them_alone_afterwards(db):
+def test_it_loads_the_demo_users_on_the_first_run_only(db, settings):
+    settings.DEBUG = True
     assert "Loaded demo users: alice, bob" in run()
     User.objects.filter(username="alice").update(first_name="Changed")
+    User.objects.filter(username="bob").delete()
 
-    assert "already present" in run()
+    assert "first run only" in run()
     assert User.objects.get(username="alice").first_name == "Changed"
+    assert not User.objects.filter(username="bob").exists()
+
+
+def test_it_never_loads_demo_users_in_production(db, settings):
+    settings.DEBUG = False
+
+    run()
+
+    assert not User.objects.exists()
 
 
 def test_it_creates_the_administrator_from_the_environment_once(db, monkeypatch):

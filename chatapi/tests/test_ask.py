@@ -1,10 +1,10 @@
 import datetime as dt
 
+import jwt
 import pytest
 import time_machine
 from django.test import Client
 from django.utils import timezone
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tokens import issue_access_token
 from relay.models import UsageRecord
@@ -71,15 +71,29 @@ def test_it_refuses_an_expired_token_with_401(user):
     assert "expired" in response.json()["message"]
 
 
-def test_it_refuses_a_token_signed_with_another_key_with_401(user):
-    token = issue_access_token(user)
-    forged = AccessToken()
-    forged.payload.update(token.payload)
-    header, payload, _ = str(token).split(".")
+@pytest.mark.parametrize("key", ["another-key-entirely-0123456789abcdef", ""])
+def test_it_refuses_a_token_signed_with_another_key_or_unsigned_with_401(user, key):
+    claims = issue_access_token(user).payload
+    forged = jwt.encode(claims, key, algorithm="HS256") if key else jwt.encode(claims, None, algorithm="none")
 
-    response = ask(token=f"{header}.{payload}.AAAA", q="hi")
+    response = ask(token=forged, q="hi")
 
     assert response.status_code == 401
+    assert response.json() == {
+        "statu": False,
+        "message": "The token is not valid. Get a new one from /token or /api/token/.",
+    }
+    assert used_today(user) == 0
+
+
+def test_it_does_not_take_a_browser_session_instead_of_a_token(client, user):
+    """A cross-site link must not spend a logged-in user's quota: /api takes bearer tokens only."""
+    client.force_login(user)
+
+    response = client.get("/api", {"q": "hi"})
+
+    assert response.status_code == 401
+    assert used_today(user) == 0
 
 
 def test_it_refuses_a_revoked_token_with_401(user):
@@ -156,10 +170,13 @@ def test_it_refuses_past_the_daily_limit_with_429_and_retry_after_until_midnight
     assert "2026-03-02 00:00" in body["message"]
 
 
-def test_a_user_with_a_zero_limit_gets_429(make_user):
+def test_a_user_with_a_zero_limit_is_told_they_are_blocked_with_403(make_user):
     user = make_user(daily_limit=0)
 
-    assert ask(user, q="hi").status_code == 429
+    response = ask(user, q="hi")
+
+    assert response.status_code == 403
+    assert "blocked" in response.json()["message"]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from chatgateway.env import envbool, envfloat, envint, envlist
+from chatgateway.env import development_secret, envbool, envfloat, envint, envlist
 
 
 def load_settings(**env: str) -> subprocess.CompletedProcess:
@@ -48,10 +48,15 @@ def test_production_requires_a_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-def test_production_refuses_the_development_secret():
-    result = load_settings(DEBUG="0", DJANGO_SECRET_KEY=settings.DEVELOPMENT_SECRET_KEY)
+def test_the_development_secret_is_random_per_checkout_and_kept(tmp_path):
+    first = development_secret(tmp_path / "secret")
+    again = development_secret(tmp_path / "secret")
+    elsewhere = development_secret(tmp_path / "other")
 
-    assert "development secret" in result.stderr
+    assert first == again
+    assert first != elsewhere
+    assert len(first) >= 50
+    assert (tmp_path / "secret").stat().st_mode & 0o077 == 0
 
 
 def test_a_bad_variable_stops_start_up_with_its_name():

@@ -1,12 +1,16 @@
 import datetime as dt
+import threading
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 import time_machine
 from django.test import Client
 
 from accounts.tokens import issue_access_token
 from quota.models import Quota
+from quota.services import quota_status
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BEFORE_MIDNIGHT = dt.datetime(2026, 6, 1, 23, 59, 30, tzinfo=SHANGHAI)
@@ -58,27 +62,36 @@ def test_the_quota_shows_nothing_used_after_midnight_even_before_any_reset(make_
     with time_machine.travel(BEFORE_MIDNIGHT, tick=False):
         ask(user)
     with time_machine.travel(AFTER_MIDNIGHT, tick=False):
-        user.quota.refresh_from_db()
-        stored_day = user.quota.day
-        body = _quota(user)
+        status = quota_status(user_id=user.pk)  # no request, so no middleware, has run since midnight
 
-    assert stored_day == dt.date(2026, 6, 1)
-    assert (body["used_today"], body["remaining"]) == (0, 3)
-    assert body["resets_at"] == "2026-06-03T00:00:00+08:00"
+    user.quota.refresh_from_db()
+    assert user.quota.day == dt.date(2026, 6, 1)
+    assert (status.used_today, status.remaining) == (0, 3)
+    assert status.resets_at.isoformat() == "2026-06-03T00:00:00+08:00"
 
 
-def test_a_request_failing_across_midnight_is_refunded_to_the_old_day_only(make_user, dev_upstream, settings):
-    """A request reserved at 23:59:59 whose upstream call fails after midnight costs the new day nothing."""
-    from quota.services import refund_request, reserve_request
-
+@pytest.mark.django_db(transaction=True)
+def test_a_request_in_flight_at_midnight_that_fails_costs_the_new_day_nothing(live_server, make_user):
+    """Reserved at 23:59:59.7, failing upstream at 00:00:00.3, while another request at 00:00:00.1 succeeds."""
     user = make_user(daily_limit=2)
-    with time_machine.travel(BEFORE_MIDNIGHT, tick=False):
-        in_flight = reserve_request(user_id=user.pk)
-    with time_machine.travel(AFTER_MIDNIGHT, tick=False):
-        assert ask(user).status_code == 200
-        refund_request(reservation=in_flight)
-        assert _quota(user)["used_today"] == 1
+    statuses = {}
+    token = ""
 
+    def ask_live(name: str, question: str) -> None:
+        response = requests.get(
+            f"{live_server.url}/api", params={"q": question}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        statuses[name] = response.status_code
 
-def _quota(user) -> dict:
-    return Client().get("/api/quota/", headers={"Authorization": f"Bearer {issue_access_token(user)}"}).json()
+    with time_machine.travel(BEFORE_MIDNIGHT + dt.timedelta(seconds=29.7), tick=True):
+        token = str(issue_access_token(user))
+        in_flight = threading.Thread(target=ask_live, args=("in_flight", "[dev:delay=0.6] [dev:status=500]"))
+        in_flight.start()
+        time.sleep(0.4)
+        ask_live("after_midnight", "hello")
+        in_flight.join()
+        status = quota_status(user_id=user.pk)
+
+    assert statuses == {"in_flight": 502, "after_midnight": 200}
+    assert status.resets_at.isoformat() == "2026-06-03T00:00:00+08:00"
+    assert status.used_today == 1

@@ -92,5 +92,24 @@ def test_a_user_without_a_quota_row_gets_the_default(make_user, settings):
 
 
 def test_a_granted_reservation_is_one_query(user, django_assert_num_queries):
+    """The deterministic guard of exactness: one conditional UPDATE, never a read and a save.
+
+    (The concurrency tests catch a read-modify-write only when the racing requests happen to meet.)
+    """
     with django_assert_num_queries(1):
         reserve_request(user_id=user.pk)
+
+
+def test_a_host_whose_clock_lags_at_midnight_neither_resets_nor_rewinds_the_new_day(make_user, frozen_noon):
+    """Two hosts share the database; one has passed midnight, the other is a few seconds behind."""
+    from quota.services import reset_stale_counts
+
+    user = make_user(daily_limit=2)
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    Quota.objects.filter(user=user).update(used=2, day=tomorrow)  # the fast host's new day is used up
+
+    reset_stale_counts()
+    with pytest.raises(QuotaExceeded):
+        reserve_request(user_id=user.pk)
+
+    assert Quota.objects.filter(user=user).values_list("used", "day").get() == (2, tomorrow)

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -79,7 +81,7 @@ def test_it_refuses_a_body_that_is_not_json_with_400(api, user):
     response = api.post("/api/chat/", "{nope", content_type="application/json")
 
     assert response.status_code == 400
-    assert "JSON parse error" in response.json()["detail"]
+    assert response.json() == {"detail": "The request body is not valid JSON."}
 
 
 def test_it_refuses_prompts_and_conversations_over_the_limits(api, user, settings):
@@ -92,6 +94,17 @@ def test_it_refuses_prompts_and_conversations_over_the_limits(api, user, setting
     assert api.post("/api/chat/", {"messages": many}, format="json").status_code == 400
     assert api.post("/api/chat/", {"messages": long_conversation}, format="json").status_code == 400
     assert used_today(user) == 0
+
+
+def test_a_user_whose_limit_is_zero_is_told_they_are_blocked_with_403(api, user):
+    user.quota.daily_limit = 0
+    user.quota.save()
+
+    response = api.post("/api/chat/", {"prompt": "hi"}, format="json")
+
+    assert response.status_code == 403
+    assert "blocked" in response.json()["detail"]
+    assert "Retry-After" not in response
 
 
 def test_it_refuses_an_anonymous_caller_with_401(db):
@@ -132,11 +145,12 @@ def test_an_upstream_rate_limit_passes_on_its_retry_after(api):
     assert response["Retry-After"] == "7"
 
 
-def test_a_request_the_upstream_rejects_gives_400_with_its_reason_and_costs_nothing(api, user):
-    response = api.post("/api/chat/", {"prompt": "hi [dev:status=400]"}, format="json")
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_an_upstream_refusal_gives_502_without_the_upstreams_words(api, user, status):
+    response = api.post("/api/chat/", {"prompt": f"hi [dev:status={status}]"}, format="json")
 
-    assert response.status_code == 400
-    assert "Simulated upstream failure 400" in response.json()["detail"]
+    assert response.status_code == 502
+    assert "Simulated" not in response.content.decode()
     assert used_today(user) == 0
 
 
@@ -156,6 +170,26 @@ def test_the_browsable_api_renders_for_a_logged_in_user(client, user):
 
     assert response.status_code == 405  # GET is not allowed, but the page still renders the POST form
     assert b"Chat" in response.content
+
+
+def test_a_passing_upstream_failure_is_retried_and_answered(api, user, settings):
+    settings.OPENAI_MAX_RETRIES = 2
+
+    response = api.post("/api/chat/", {"prompt": "once more [dev:flaky=2]"}, format="json")
+
+    assert response.status_code == 200
+    assert used_today(user) == 1
+
+
+def test_the_timeout_bounds_the_whole_wait_retries_included(api, user, settings):
+    settings.OPENAI_TIMEOUT = 0.5
+    settings.OPENAI_MAX_RETRIES = 3
+    started = time.monotonic()
+
+    response = api.post("/api/chat/", {"prompt": "slow [dev:delay=3]"}, format="json")
+
+    assert response.status_code == 504
+    assert time.monotonic() - started < 2.5  # one full timeout per attempt would be 2 s; the upstream takes 3
 
 
 def test_it_retries_a_failing_upstream_as_many_times_as_configured(api, user, settings, dev_upstream):

@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = (
-        "First-run users: load the demo users of fixtures/users.json unless they exist already, and create "
-        "the administrator named by DJANGO_SUPERUSER_USERNAME / DJANGO_SUPERUSER_PASSWORD if it is missing."
+        "First-run users: load the demo users of fixtures/users.json into an empty user table (DEBUG only), "
+        "and create the administrator named by DJANGO_SUPERUSER_USERNAME / DJANGO_SUPERUSER_PASSWORD if missing."
     )
 
     def add_arguments(self, parser) -> None:
@@ -20,13 +20,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_demo: bool, **options) -> None:
         User = get_user_model()
-        if not no_demo:
-            demo = _demo_usernames()
-            if User.objects.filter(username__in=demo).exists():
-                self.stdout.write("Demo users already present; left as they are.")
-            else:
-                call_command("loaddata", "users", verbosity=0)
-                self.stdout.write(f"Loaded demo users: {', '.join(demo)} (passwords in the README).")
+        if no_demo or not settings.DEBUG:
+            pass  # demo users, whose passwords are public, never come to a production gateway
+        elif User.objects.exists():
+            self.stdout.write("Users exist already: demo users not loaded (they come on the first run only).")
+        else:
+            call_command("loaddata", "users", verbosity=0)
+            self.stdout.write(f"Loaded demo users: {', '.join(_demo_usernames())} (passwords in the README).")
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
         if not username:
             return
