@@ -2,8 +2,8 @@
 
 `api_exception_handler` serves the DRF API (`/api/...`); `envelope_exception_handler` serves the
 ChatAPI-compatible endpoints, whose clients expect `{"statu": false, "message": "..."}`.
-Unexpected errors are logged with their traceback and answered with a plain 500: nothing from
-inside the gateway reaches a client.
+Unexpected errors are logged as one line (type and place, see chatgateway.logfilters) and answered
+with a plain 500: nothing from inside the gateway reaches a client.
 """
 
 from __future__ import annotations

@@ -186,12 +186,13 @@ OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
 RUN_HOST = envstr("HOST", "127.0.0.1")
 RUN_PORT = envint("PORT", 8000, minimum=1)
 
-# --- Logging: one line per event, never a request body or a credential ---------------------------
+# --- Logging: one line per event; no stack trace, exception text, body or credential -------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"one_line": {"()": "chatgateway.logfilters.OneLineErrors"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line"]}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
