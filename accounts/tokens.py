@@ -23,7 +23,7 @@ def user_for_token(token: Token) -> User:
     """The active user a validated token speaks for, or AuthenticationFailed."""
     try:
         user = get_user_model().objects.get(pk=token["user_id"])
-    except (KeyError, get_user_model().DoesNotExist):
+    except (KeyError, ValueError, TypeError, get_user_model().DoesNotExist):
         raise AuthenticationFailed("The user of this token no longer exists.", code="user_not_found") from None
     if not user.is_active:
         raise AuthenticationFailed("This account is inactive.", code="user_inactive")

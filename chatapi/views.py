@@ -21,15 +21,10 @@ from rest_framework.views import APIView
 from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_access_token
 from chatgateway.exceptions import envelope_exception_handler
+from chatgateway.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from relay.models import UsageRecord
 from relay.serializers import check_prompt_size
 from relay.services import relay_chat
-
-
-class AnyContentTypeJSONParser(parsers.JSONParser):
-    """Reads the body as JSON whatever Content-Type the client sent (old clients vary)."""
-
-    media_type = "*/*"
 
 
 class EnvelopeAPIView(APIView):
@@ -42,7 +37,7 @@ class TokenView(EnvelopeAPIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [parsers.JSONParser, parsers.FormParser, parsers.MultiPartParser, AnyContentTypeJSONParser]
+    parser_classes = [StrictJSONParser, parsers.FormParser, parsers.MultiPartParser, AnyContentTypeJSONParser]
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'  # a failed login is a 401, which must name a scheme
@@ -78,6 +73,8 @@ class AskView(EnvelopeAPIView):
     # Bearer tokens only: a GET that spends quota must not be triggered by a cross-site link
     # riding on a browser session (GETs get no CSRF check).
     authentication_classes = [JWTAuthentication]
+    # No HEAD: it would ask the model and charge the user for an answer they never see.
+    http_method_names = ["get", "options"]
 
     def get(self, request: Request) -> Response:
         completion = relay_chat(

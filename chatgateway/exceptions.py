@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.utils.dateformat import format as format_date
 from django.utils.timezone import localtime
@@ -25,7 +27,6 @@ from relay.upstream import UpstreamError
 logger = logging.getLogger("chatgateway.errors")
 
 INTERNAL_ERROR = "Something went wrong inside the gateway. Please try again later."
-NOT_JSON = "The request body is not valid JSON."
 TOKEN_EXPIRED = "The token has expired. Get a new one from /token or /api/token/."  # noqa: S105
 TOKEN_INVALID = "The token is not valid. Get a new one from /token or /api/token/."  # noqa: S105
 BLOCKED = "Your daily limit is 0: an administrator has blocked your use of the model."
@@ -33,6 +34,15 @@ BLOCKED = "Your daily limit is 0: an administrator has blocked your use of the m
 
 class DailyLimitReached(exceptions.Throttled):
     default_code = "daily_limit_reached"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self) -> None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+        super().__init__(f"The request body is too large; the limit is {limit} KiB.")
 
 
 class DatabaseUnavailable(exceptions.APIException):
@@ -54,9 +64,13 @@ def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, InvalidToken):
         # SimpleJWT's detail lists token classes and parser internals; say it plainly.
         expired = "expired" in str(exc.detail)
-        return exceptions.AuthenticationFailed(TOKEN_EXPIRED if expired else TOKEN_INVALID, code="token_not_valid")
-    if isinstance(exc, exceptions.ParseError):
-        return exceptions.ParseError(NOT_JSON)
+        plain = exceptions.AuthenticationFailed(TOKEN_EXPIRED if expired else TOKEN_INVALID, code="token_not_valid")
+        plain.auth_header = getattr(exc, "auth_header", None)  # keeps WWW-Authenticate
+        return plain
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed multipart body, …
+        return exceptions.ValidationError("The request is malformed or has too many fields.")
     return exc
 
 
@@ -95,7 +109,7 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
 def _one_message(data: Any) -> str:
     """Flatten DRF's error detail (a string, a list, or a dict of fields) into one sentence."""
     if isinstance(data, dict):
-        if set(data) == {"detail"}:
+        if "detail" in data:  # SimpleJWT adds "code" and "messages" beside it: internals
             return _one_message(data["detail"])
         return " ".join(
             f"{_one_message(value)}" if key in {"detail", "non_field_errors"} else f"{key}: {_one_message(value)}"

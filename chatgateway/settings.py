@@ -148,6 +148,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "chatgateway.exceptions.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "chatgateway.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -156,7 +161,7 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=envint("JWT_REFRESH_TOKEN_DAYS", 60, minimum=1)),
     "SIGNING_KEY": envstr("JWT_SIGNING_KEY") or SECRET_KEY,
     "ALGORITHM": "HS256",
-    "AUTH_HEADER_TYPES": ("Bearer",),
+    "AUTH_HEADER_TYPES": ("Bearer", "bearer"),  # the scheme is case-insensitive (RFC 9110)
     "UPDATE_LAST_LOGIN": False,
     "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
@@ -167,6 +172,8 @@ SIMPLE_JWT = {
 CHATGATEWAY_DAILY_LIMIT = envint("CHATGATEWAY_DAILY_LIMIT", 10, minimum=0)
 CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, minimum=1)
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
+# Bodies past this get 413 (Django's own limit, applied before any parsing).
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
 CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
 if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:

@@ -25,7 +25,10 @@ class TextField(serializers.CharField):
 
 
 class MessageSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
+    role = serializers.ChoiceField(
+        choices=["system", "user", "assistant"],
+        error_messages={"invalid_choice": "Must be one of: system, user, assistant."},
+    )
     content = TextField()
 
 

@@ -2,6 +2,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatgateway.parsers import StrictJSONParser
 from quota.services import quota_status
 from relay.models import UsageRecord
 from relay.serializers import ChatRequestSerializer, ChatResponseSerializer
@@ -13,6 +14,8 @@ class ChatView(APIView):
 
     Each successful answer uses one request of your daily quota; the response shows what is left.
     """
+
+    parser_classes = [StrictJSONParser]
 
     def post(self, request: Request) -> Response:
         chat = ChatRequestSerializer(data=request.data)

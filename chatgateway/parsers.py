@@ -1,0 +1,46 @@
+"""JSON that the gateway can always handle: no duplicate keys, no unpaired surrogates, no runaway nesting."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+NOT_JSON = "The request body is not valid JSON."
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise ParseError(f"The key {key!r} appears twice in a JSON object; give it once.")
+    return dict(pairs)
+
+
+class StrictJSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing what would otherwise be ambiguous or fail later with a 500.
+
+    A repeated key ({"prompt": "a", "prompt": "b"}) is ambiguous. A lone UTF-16 surrogate ("\\ud800")
+    is valid JSON but not text: it cannot be stored, compared or sent back. Deep nesting exhausts
+    the parser's recursion.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        encoding = (parser_context or {}).get("encoding", "utf-8")
+        try:
+            text = stream.read().decode(encoding) if stream is not None else ""
+            data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeError:
+            raise ParseError("The request body contains text that is not valid Unicode.") from None
+        except (ValueError, RecursionError):
+            raise ParseError(NOT_JSON) from None
+        return data
+
+
+class AnyContentTypeJSONParser(StrictJSONParser):
+    """Reads the body as JSON whatever Content-Type the client sent (old clients vary)."""
+
+    media_type = "*/*"
