@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -56,6 +57,12 @@ def make_user(db):
 @pytest.fixture
 def user(make_user) -> User:
     return make_user()
+
+
+def used_today(user: User) -> int:
+    """Requests `user` has used today, as stored now."""
+    user.quota.refresh_from_db()
+    return user.quota.used_on(timezone.localdate())
 
 
 def bearer_client(user: User) -> APIClient:

@@ -29,19 +29,15 @@ def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endp
         # Anything else (a bug, the worker being stopped) must not cost the user either.
         refund_request(reservation=reservation)
         raise
-    try:
-        _record(
-            user_id,
-            endpoint,
-            completion.model,
-            started,
-            status_code=200,
-            usage=completion.usage,
-            request_id=completion.request_id,
-        )
-    except DatabaseError:
-        # The user has their answer and has paid for it; losing them the answer would be worse.
-        logger.error("usage record of a successful relay lost (user %s): the database failed", user_id)
+    _record(
+        user_id,
+        endpoint,
+        completion.model,
+        started,
+        status_code=200,
+        usage=completion.usage,
+        request_id=completion.request_id,
+    )
     return completion
 
 
@@ -55,17 +51,22 @@ def _record(
     usage: upstream.Usage | None = None,
     request_id: str | None = None,
     error: str = "",
-) -> UsageRecord:
+) -> None:
+    """Store the attempt. If the database fails now, the client still gets the answer or error it
+    has earned (a failed record must not turn an answer into a 503); the loss is logged."""
     usage = usage or upstream.Usage()
-    return UsageRecord.objects.create(
-        user_id=user_id,
-        endpoint=endpoint,
-        model=model[:200],
-        status_code=status_code,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-        latency_ms=round((time.monotonic() - started) * 1000),
-        upstream_request_id=(request_id or "")[:200],
-        error=error,
-    )
+    try:
+        UsageRecord.objects.create(
+            user_id=user_id,
+            endpoint=endpoint,
+            model=model[:200],
+            status_code=status_code,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+            latency_ms=round((time.monotonic() - started) * 1000),
+            upstream_request_id=(request_id or "")[:200],
+            error=error,
+        )
+    except DatabaseError:
+        logger.error("usage record lost (user %s, status %s): the database failed", user_id, status_code)

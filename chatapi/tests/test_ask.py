@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.tokens import issue_access_token
+from conftest import used_today
 from relay.models import UsageRecord
 
 
@@ -16,11 +17,6 @@ def ask(user=None, *, token: str | None = None, **params):
     if user is not None or token is not None:
         headers["Authorization"] = f"Bearer {token or issue_access_token(user)}"
     return client.get("/api", params, headers=headers)
-
-
-def used_today(user) -> int:
-    user.quota.refresh_from_db()
-    return user.quota.used_on(timezone.localdate())
 
 
 def test_it_answers_with_the_models_reply_in_the_envelope(user):

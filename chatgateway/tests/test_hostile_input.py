@@ -2,16 +2,10 @@
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from accounts.tokens import issue_access_token
-from conftest import PASSWORD
+from conftest import PASSWORD, used_today
 from relay.models import UsageRecord
-
-
-def used_today(user) -> int:
-    user.quota.refresh_from_db()
-    return user.quota.used_on(timezone.localdate())
 
 
 @pytest.fixture

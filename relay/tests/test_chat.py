@@ -1,15 +1,11 @@
 import time
 
 import pytest
-from django.utils import timezone
+from django.db import OperationalError
 from rest_framework.test import APIClient
 
+from conftest import used_today
 from relay.models import UsageRecord
-
-
-def used_today(user) -> int:
-    user.quota.refresh_from_db()
-    return user.quota.used_on(timezone.localdate())
 
 
 def test_it_answers_a_prompt_with_reply_model_usage_and_the_quota_after(api, user, settings):
@@ -201,6 +197,18 @@ def test_it_retries_a_failing_upstream_as_many_times_as_configured(api, user, se
     assert response.status_code == 502
     assert dev_upstream.received_count - before == 2
     assert used_today(user) == 0
+
+
+def test_an_answer_is_delivered_even_if_its_usage_record_cannot_be_written(api, user, monkeypatch):
+    def database_gone(**fields):
+        raise OperationalError("server closed the connection")
+
+    monkeypatch.setattr(UsageRecord.objects, "create", database_gone)
+
+    response = api.post("/api/chat/", {"prompt": "hi"}, format="json")
+
+    assert response.status_code == 200
+    assert used_today(user) == 1
 
 
 def test_the_browsable_api_offers_a_login_page(client, db):
