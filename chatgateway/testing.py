@@ -28,6 +28,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_healthy(base_url: str, *, process: subprocess.Popen | None = None, seconds: float = 60) -> None:
+    """Wait until `base_url`/healthz answers 200; fail early if `process` exits first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError("the gateway server exited during start-up")
+        try:
+            if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the gateway server at {base_url} did not start within {seconds:.0f} s")
+
+
 class GatewayServer:
     def __init__(self, *, tmp_path: Path, upstream_url: str, upstream_key: str, workers: int = 3) -> None:
         self.workers = workers
@@ -65,7 +80,7 @@ class GatewayServer:
             cwd=settings.BASE_DIR,
             env=self.env,
         )  # fmt: skip
-        self._wait_until_serving()
+        wait_until_healthy(self.url, process=self._process)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -93,19 +108,6 @@ class GatewayServer:
     def python(self, code: str) -> str:
         """Run Python with Django set up for this server (same secret, same database)."""
         return self.manage("shell", "--verbosity", "0", "--command", code)
-
-    def _wait_until_serving(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError("the gateway server exited during start-up")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the gateway server did not start within 60 s")
 
     @staticmethod
     def _pg_url(database: str) -> str:

@@ -29,7 +29,3 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.endpoint} {self.model} {self.status_code}"
-
-    @property
-    def succeeded(self) -> bool:
-        return not self.error

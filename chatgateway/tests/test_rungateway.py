@@ -10,7 +10,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from chatgateway.testing import free_port
+from chatgateway.testing import free_port, wait_until_healthy
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_make_runs_server_answers_through_the_development_upstream_and_says_so(f
     )  # fmt: skip
     base = f"http://127.0.0.1:{env['PORT']}"
     try:
-        _wait_for(f"{base}/healthz")
+        wait_until_healthy(base, process=server, seconds=30)
         token = requests.post(f"{base}/token", json={"u": "alice", "p": "alice-demo-1"}, timeout=10).json()
         answer = requests.get(
             f"{base}/api",
@@ -62,18 +62,6 @@ def test_make_runs_server_answers_through_the_development_upstream_and_says_so(f
     assert "DEVELOPMENT UPSTREAM" in output
     assert f"127.0.0.1:{env['DEV_UPSTREAM_PORT']}" in output
     _wait_for_port_free(int(env["DEV_UPSTREAM_PORT"]))
-
-
-def _wait_for(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
 
 
 def _wait_for_port_free(port: int) -> None:
