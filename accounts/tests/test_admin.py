@@ -36,6 +36,8 @@ def change_form(user: User, **fields) -> dict:
         "username": user.username, "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
         "quota-TOTAL_FORMS": "1", "quota-INITIAL_FORMS": "1", "quota-MIN_NUM_FORMS": "0",
         "quota-MAX_NUM_FORMS": "1", "quota-0-user": str(user.pk), "quota-0-daily_limit": "10",
+        "api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0", "api_keys-MIN_NUM_FORMS": "0",
+        "api_keys-MAX_NUM_FORMS": "1000",
     }  # fmt: skip
     form.update(fields)
     return {key: value for key, value in form.items() if value is not None}

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from apikeys.exceptions import TooManyAPIKeys
+from apikeys.models import APIKey
+from apikeys.services import create_api_key, ensure_room_for_api_key, revoke_api_keys
+
+ADD_FIELDS = ("user", "name", "expires")
+CHANGE_FIELDS = ("name", "user", "prefix", "created", "last_used", "expires", "revoked")
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("usable", "Usable"), ("expired", "Expired"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> QuerySet[APIKey]:
+        now = timezone.now()
+        if self.value() == "usable":
+            return queryset.usable(now)
+        if self.value() == "expired":
+            return queryset.filter(revoked__isnull=True, expires__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked__isnull=False)
+        return queryset
+
+
+class NewAPIKeyForm(forms.ModelForm):
+    class Meta:
+        model = APIKey
+        fields = ADD_FIELDS
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("user") is not None:
+            # Early, friendly feedback; create_api_key checks again under a lock.
+            try:
+                ensure_room_for_api_key(user=cleaned["user"])
+            except TooManyAPIKeys as error:
+                self.add_error("user", f"This user already has {error.limit} active API keys, the most allowed.")
+        return cleaned
+
+
+@admin.register(APIKey)
+class APIKeyAdmin(admin.ModelAdmin):
+    """Keys are made here for a user and their secret shown once; afterwards only the name can change."""
+
+    list_display = ("name", "user", "prefix", "created", "last_used", "expires", "revoked")
+    list_filter = (StatusFilter, "created", "last_used")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__email", "name", "prefix")
+    autocomplete_fields = ("user",)
+    actions = ["revoke_selected"]
+
+    def get_form(self, request: HttpRequest, obj: APIKey | None = None, **kwargs):
+        if obj is None:
+            kwargs["form"] = NewAPIKeyForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: APIKey | None = None) -> tuple[str, ...]:
+        return CHANGE_FIELDS if obj else ADD_FIELDS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: APIKey | None = None) -> tuple[str, ...]:
+        return tuple(field for field in CHANGE_FIELDS if field != "name") if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: APIKey, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created, raw_key = create_api_key(user=obj.user, name=obj.name, expires=obj.expires)
+        # The admin goes on with `obj` (it logs the addition and answers with it): make it the row just
+        # created. The raw key rides along in memory, for response_add alone; it is never saved.
+        vars(obj).update(vars(created))
+        obj.raw_key_shown_once = raw_key
+
+    def response_add(self, request: HttpRequest, obj: APIKey, post_url_continue: str | None = None) -> HttpResponse:
+        """Instead of redirecting, show the key this once (admin pages are never cached)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API key created",
+            "opts": self.opts,
+            "api_key": obj,
+            "raw_key": obj.raw_key_shown_once,
+        }
+        return TemplateResponse(request, "admin/apikeys/apikey/created.html", context)
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
+        revoked = revoke_api_keys(queryset=queryset)
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+
+
+class APIKeyInline(admin.TabularInline):
+    """The user's keys, read-only, on the user's own admin page; each links to its page."""
+
+    model = APIKey
+    fields = ("name", "prefix", "created", "last_used", "expires", "revoked")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    verbose_name_plural = "API keys"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,48 @@
+"""`Authorization: Bearer sk-…`: a user's API key, for programs that should not hold a password or a JWT."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from accounts.models import User
+from apikeys.models import KEY_PREFIX, APIKey, looks_like_a_key, prefix_of
+
+# One message for every refusal: which check failed, or whether the prefix exists, is no one's business.
+INVALID_KEY = "Invalid API key: it may be mistyped, revoked or expired. Create a new one at /api/keys/."
+
+
+class APIKeyAuthentication(BaseAuthentication):
+    """Bearer credentials starting with `sk-` are API keys; any other is left to the next class (JWTs).
+
+    Success gives `(user, api_key)`, so a view can tell from `request.auth` which key was used.
+    """
+
+    def authenticate(self, request: Request) -> tuple[User, APIKey] | None:
+        credential = _bearer_credential(request)
+        if credential is None or not credential.startswith(KEY_PREFIX.encode()):
+            return None
+        raw_key = credential.decode("ascii", errors="replace")
+        if not looks_like_a_key(raw_key):
+            raise AuthenticationFailed(INVALID_KEY, code="api_key_invalid")
+        # The prefix is unique and indexed: one row is read, never the table.
+        api_key = APIKey.objects.select_related("user").filter(prefix=prefix_of(raw_key)).first()
+        now = timezone.now()
+        if api_key is None or not api_key.matches(raw_key) or not api_key.is_usable(now) or not api_key.user.is_active:
+            raise AuthenticationFailed(INVALID_KEY, code="api_key_invalid")
+        api_key.mark_used(now=now)
+        return api_key.user, api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        # Being first among the authentication classes, this header is what makes DRF answer a
+        # request without credentials 401 (with WWW-Authenticate) rather than 403.
+        return 'Bearer realm="api"'
+
+
+def _bearer_credential(request: Request) -> bytes | None:
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != b"bearer":
+        return None
+    return parts[1]
