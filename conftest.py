@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tokens import issue_access_token
 from chatgateway.devupstream import DevUpstream
+from chatgateway.testing import InProcessGateway
 
 PASSWORD = "correct horse battery staple"
 
@@ -75,3 +76,10 @@ def bearer_client(user: User) -> APIClient:
 def api(user) -> APIClient:
     """An API client that sends `user`'s JWT."""
     return bearer_client(user)
+
+
+@pytest.fixture
+def gateway(transactional_db):
+    """The real gateway served over HTTP by uvicorn (async views, streaming) on the test database."""
+    with InProcessGateway() as server:
+        yield server

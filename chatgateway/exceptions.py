@@ -1,7 +1,9 @@
 """Domain errors become HTTP responses here, and only here.
 
 `api_exception_handler` serves the DRF API (`/api/...`); `envelope_exception_handler` serves the
-ChatAPI-compatible endpoints, whose clients expect `{"statu": false, "message": "..."}`.
+ChatAPI-compatible endpoints, whose clients expect `{"statu": false, "message": "..."}`;
+`openai_exception_handler` serves `/v1`, in OpenAI's `{"error": {...}}` shape and status codes, so
+that OpenAI's SDKs raise their own error classes.
 Unexpected errors are logged as one line (type and place, see chatgateway.logfilters) and answered
 with a plain 500: nothing from inside the gateway reaches a client.
 """
@@ -21,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework_simplejwt.exceptions import InvalidToken
 
+from apikeys.exceptions import TooManyAPIKeys
 from quota.exceptions import QuotaExceeded
 from relay.upstream import UpstreamError
 
@@ -67,6 +70,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         plain = exceptions.AuthenticationFailed(TOKEN_EXPIRED if expired else TOKEN_INVALID, code="token_not_valid")
         plain.auth_header = getattr(exc, "auth_header", None)  # keeps WWW-Authenticate
         return plain
+    if isinstance(exc, TooManyAPIKeys):
+        return exceptions.ValidationError(str(exc), code="too_many_api_keys")
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed multipart body, …
@@ -118,3 +123,54 @@ def _one_message(data: Any) -> str:
     if isinstance(data, list):
         return " ".join(_one_message(item) for item in data)
     return str(data)
+
+
+# OpenAI's SDKs retry 429 and 5xx on their own, up to a minute apart; a daily limit or the gateway's
+# own misconfiguration does not pass in a minute, so those answers tell the SDK not to retry.
+NOT_WORTH_RETRYING = {"daily_limit_reached", "upstream_auth_401", "upstream_auth_403", "upstream_not_found"}
+
+
+def openai_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    exc = _as_api_exception(exc)
+    response = api_exception_handler(exc, context)
+    param, message = _first_problem(response.data)
+    message = f"{param}: {message}" if param else message
+    code = _first_code(exc.get_codes()) if isinstance(exc, exceptions.APIException) else "internal_error"
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        code = "invalid_api_key"  # what OpenAI's clients look for
+    if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+        kind = "requests"
+    elif response.status_code >= 500:
+        kind = "server_error"
+    else:
+        kind = "invalid_request_error"
+    response.data = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    if code in NOT_WORTH_RETRYING:
+        response["x-should-retry"] = "false"
+    return response
+
+
+def _first_problem(data: Any, path: str = "") -> tuple[str | None, str]:
+    """The first error in DRF's detail, and the dotted path of the field it is about (OpenAI's
+    `param`, e.g. `messages.0.role`)."""
+    if isinstance(data, dict):
+        if "detail" in data:
+            return None, _one_message(data["detail"])
+        items = [("" if key == "non_field_errors" else str(key), value) for key, value in data.items()]
+    elif isinstance(data, list):
+        items = [(str(index) if isinstance(value, dict) else "", value) for index, value in enumerate(data)]
+    else:
+        return path or None, str(data)
+    for key, value in items:
+        param, message = _first_problem(value, ".".join(part for part in (path, key) if part))
+        if message:
+            return param, message
+    return None, ""
+
+
+def _first_code(codes: Any) -> str:
+    if isinstance(codes, dict):
+        return _first_code(next(iter(codes.values()), "invalid"))
+    if isinstance(codes, list):
+        return next((_first_code(item) for item in codes if item), "invalid")
+    return str(codes)

@@ -5,6 +5,7 @@ Each variable is listed with its default in `.env.example` and in the README.
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "quota",
     "relay",
     "chatapi",
+    "apikeys",
 ]
 
 MIDDLEWARE = [
@@ -99,7 +101,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file too: an in-memory database is shared between the live server's threads
     # through one cache whose table locks ignore the busy timeout, unlike any real deployment.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # One file per test run (the process id), so that two runs in one checkout never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
 # A transaction must never stay open across a call upstream, which takes seconds.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -121,6 +124,10 @@ USE_TZ = True
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# In development whitenoise serves the apps' static files straight from their folders (no
+# collectstatic), since `make run` serves through uvicorn, which has no static files of its own.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -131,6 +138,10 @@ STORAGES = {
 }
 # Until `collectstatic` has run (production does it), whitenoise finds files through the finders.
 warnings.filterwarnings("ignore", message="No directory at: ")
+# Under ASGI Django reads whitenoise's (synchronous) static files whole before sending them, and
+# warns each time; for stylesheets and scripts of a few kilobytes that is fine. The relay's own
+# streams are asynchronous and never read whole.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
 # --- Security behind a proxy ----------------------------------------------------------------------
@@ -141,8 +152,11 @@ if envbool("SECURE_PROXY_SSL", False):
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # JWT first, so that a request without credentials gets 401 with WWW-Authenticate, not 403.
+    # API keys first: they take only bearer credentials starting with "sk-" and leave every other to
+    # JWT. A bearer scheme comes first so that a request without credentials gets 401 with
+    # WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apikeys.authentication.APIKeyAuthentication",
         "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -167,6 +181,13 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
     "TOKEN_VERIFY_SERIALIZER": "accounts.tokens.TokenVerifySerializer",
 }
+
+# --- API keys -------------------------------------------------------------------------------------
+# A key's last_used is written at most once in this many seconds, so that using a key is not a write
+# on every request; 0 writes it every time.
+CHATGATEWAY_API_KEY_LAST_USED_GRANULARITY = envint("CHATGATEWAY_API_KEY_LAST_USED_GRANULARITY", 60, minimum=0)
+# Usable (neither revoked nor expired) keys a user may hold at once.
+CHATGATEWAY_MAX_API_KEYS_PER_USER = envint("CHATGATEWAY_MAX_API_KEYS_PER_USER", 20, minimum=1)
 
 # --- Quotas and the relay -------------------------------------------------------------------------
 CHATGATEWAY_DAILY_LIMIT = envint("CHATGATEWAY_DAILY_LIMIT", 10, minimum=0)

@@ -10,12 +10,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import psycopg
 import requests
+import uvicorn
 from django.conf import settings
 from django.db import connection
 
@@ -41,6 +43,37 @@ def wait_until_healthy(base_url: str, *, process: subprocess.Popen | None = None
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the gateway server at {base_url} did not start within {seconds:.0f} s")
+
+
+class InProcessGateway:
+    """The gateway's ASGI application served by uvicorn in a thread of the test process.
+
+    It shares the test's database and settings, so a test makes users and keys with the ORM and
+    then talks to a real server: real HTTP, async views, streaming, client disconnects. Tests that
+    use it need `transactional_db` (the server's connections see only committed rows).
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            "chatgateway.asgi:application", host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
+
+    def __enter__(self) -> InProcessGateway:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the in-process gateway did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
 
 
 class GatewayServer:

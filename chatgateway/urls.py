@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
+from apikeys.views import APIKeyDetailView, APIKeyListView
 from chatapi.views import AskView, TokenView
 from chatgateway.health import healthz
 from quota.views import QuotaView
@@ -18,7 +19,11 @@ urlpatterns = [
     path("api/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
     path("api/chat/", ChatView.as_view(), name="chat"),
     path("api/quota/", QuotaView.as_view(), name="quota"),
+    path("api/keys/", APIKeyListView.as_view(), name="api-keys"),
+    path("api/keys/<int:pk>/", APIKeyDetailView.as_view(), name="api-key"),
     path("api-auth/", include("rest_framework.urls")),  # log in/out links of the browsable API
+    # The OpenAI-compatible API, for OpenAI's SDKs and every tool built on them.
+    path("v1/", include("openai_api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -10,10 +10,20 @@ class UsageRecord(models.Model):
     class Endpoint(models.TextChoices):
         CHATAPI = "chatapi", "/api (ChatAPI compatible)"
         CHAT = "chat", "/api/chat/"
+        V1 = "v1", "/v1/chat/completions (OpenAI compatible)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
+    api_key = models.ForeignKey(
+        "apikeys.APIKey",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="usage_records",
+        help_text="The API key the request came with; empty for a JWT.",
+    )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     endpoint = models.CharField(max_length=16, choices=Endpoint.choices)
+    stream = models.BooleanField(default=False)
     model = models.CharField(max_length=200)
     status_code = models.PositiveSmallIntegerField()
     prompt_tokens = models.PositiveIntegerField(default=0)

@@ -23,17 +23,24 @@ def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endp
         completion = upstream.create_chat_completion(messages=messages, model=model)
     except upstream.UpstreamError as error:
         refund_request(reservation=reservation)
-        _record(user_id, endpoint, model, started, status_code=error.status, error=error.reason)
+        record_usage(
+            user_id=user_id,
+            endpoint=endpoint,
+            model=model,
+            started=started,
+            status_code=error.status,
+            error=error.reason,
+        )
         raise
     except BaseException:
         # Anything else (a bug, the worker being stopped) must not cost the user either.
         refund_request(reservation=reservation)
         raise
-    _record(
-        user_id,
-        endpoint,
-        completion.model,
-        started,
+    record_usage(
+        user_id=user_id,
+        endpoint=endpoint,
+        model=completion.model,
+        started=started,
         status_code=200,
         usage=completion.usage,
         request_id=completion.request_id,
@@ -41,24 +48,30 @@ def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endp
     return completion
 
 
-def _record(
+def record_usage(
+    *,
     user_id: int,
     endpoint: str,
     model: str,
     started: float,
-    *,
     status_code: int,
+    api_key_id: int | None = None,
+    stream: bool = False,
     usage: upstream.Usage | None = None,
     request_id: str | None = None,
     error: str = "",
 ) -> None:
-    """Store the attempt. If the database fails now, the client still gets the answer or error it
-    has earned (a failed record must not turn an answer into a 503); the loss is logged."""
+    """Store one relay attempt (`started`: its time.monotonic() start).
+
+    If the database fails now, the client still gets the answer or error it has earned (a failed
+    record must not turn an answer into a 503); the loss is logged."""
     usage = usage or upstream.Usage()
     try:
         UsageRecord.objects.create(
             user_id=user_id,
+            api_key_id=api_key_id,
             endpoint=endpoint,
+            stream=stream,
             model=model[:200],
             status_code=status_code,
             prompt_tokens=usage.prompt_tokens,

@@ -7,14 +7,19 @@ records. Neither ever contains the upstream key or any text the upstream sent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
 import itertools
+import json
 import logging
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx2  # the SDK's transport: its errors surface unwrapped while a stream is read
 import openai
 from django.conf import settings
 
@@ -48,6 +53,14 @@ class UpstreamTimeout(UpstreamError):
 class UpstreamBusy(UpstreamError):
     status = 503
     message = "The upstream model service is busy. Please try again shortly."
+
+
+class UpstreamRejected(UpstreamError):
+    """The upstream refused the request itself (400/422): a parameter it does not accept, a prompt
+    longer than the model's context. The client's to fix, so a 400 with the upstream's reason."""
+
+    status = 400
+    message = "The upstream model service refused the request."
 
 
 class UpstreamMisconfigured(UpstreamError):
@@ -84,9 +97,30 @@ def client() -> openai.OpenAI:
     )
 
 
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = weakref.WeakKeyDictionary()
+
+
+def async_client() -> openai.AsyncOpenAI:
+    """The async SDK client of the running event loop (its connection pool belongs to that loop).
+
+    A server has one loop per worker process, so this is one client per process; only code that
+    runs a loop per call (a test's async_to_sync) gets a client per call.
+    """
+    loop = asyncio.get_running_loop()
+    if loop not in _async_clients:
+        _async_clients[loop] = openai.AsyncOpenAI(
+            api_key=settings.OPENAI_API_KEY,
+            base_url=settings.OPENAI_BASE_URL,
+            timeout=settings.OPENAI_TIMEOUT,
+            max_retries=0,
+        )
+    return _async_clients[loop]
+
+
 def forget_client_on_setting_change(*, setting: str, **kwargs: Any) -> None:
     if setting in _CLIENT_SETTINGS:
         client.cache_clear()
+        _async_clients.clear()
 
 
 def create_chat_completion(*, messages: list[dict[str, str]], model: str) -> Completion:
@@ -113,12 +147,28 @@ def _with_retries(call: Callable[[float], T]) -> T:
             return call(deadline - time.monotonic())
         except (openai.OpenAIError, ValueError) as exc:
             # ValueError: a 200 whose body is not the JSON it claims to be (the SDK does not wrap that).
-            pause = min(RETRY_BACKOFF * 2**attempt, MAX_RETRY_PAUSE)
-            if attempt >= settings.OPENAI_MAX_RETRIES or not _retryable(exc) or time.monotonic() + pause >= deadline:
-                raise _domain_error(exc) from None
-            logger.info("upstream attempt %d failed (%s); retrying in %.1f s", attempt + 1, type(exc).__name__, pause)
-            time.sleep(pause)
+            time.sleep(_pause_before_retry(exc, attempt, deadline))
     raise AssertionError("unreachable")
+
+
+async def _with_retries_async(call: Callable[[float], Awaitable[T]]) -> T:
+    """The async twin of `_with_retries`: the same rules, waiting without blocking the loop."""
+    deadline = time.monotonic() + settings.OPENAI_TIMEOUT
+    for attempt in itertools.count():
+        try:
+            return await call(deadline - time.monotonic())
+        except (openai.OpenAIError, ValueError) as exc:
+            await asyncio.sleep(_pause_before_retry(exc, attempt, deadline))
+    raise AssertionError("unreachable")
+
+
+def _pause_before_retry(exc: Exception, attempt: int, deadline: float) -> float:
+    """How long to wait before the next attempt; raises the domain error when there is none."""
+    pause = min(RETRY_BACKOFF * 2**attempt, MAX_RETRY_PAUSE)
+    if attempt >= settings.OPENAI_MAX_RETRIES or not _retryable(exc) or time.monotonic() + pause >= deadline:
+        raise _domain_error(exc) from None
+    logger.info("upstream attempt %d failed (%s); retrying in %.1f s", attempt + 1, type(exc).__name__, pause)
+    return pause
 
 
 def _retryable(exc: Exception) -> bool:
@@ -147,6 +197,8 @@ def _domain_error(exc: Exception) -> UpstreamError:
             message="The gateway is misconfigured: the upstream does not know this address or model. "
             "Please tell an administrator.",
         )
+    elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+        error = UpstreamRejected(f"upstream_http_{exc.status_code}", message=_rejection(exc))
     elif isinstance(exc, openai.APIStatusError):
         error = UpstreamError(f"upstream_http_{exc.status_code}")
     else:
@@ -156,9 +208,176 @@ def _domain_error(exc: Exception) -> UpstreamError:
     return error
 
 
+def _rejection(exc: openai.APIStatusError) -> str:
+    """The upstream's reason for refusing a request, which is about the request (never about the
+    upstream's credentials: those refusals are 401/403 and say nothing to the client)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    reason = body.get("message") if isinstance(body.get("message"), str) else ""
+    reason = reason.replace(settings.OPENAI_API_KEY or "\0", "[redacted]")[:500]
+    return f"{UpstreamRejected.message} {reason}".strip()
+
+
 def _retry_after(response: Any) -> int | None:
     value = response.headers.get("retry-after") if response is not None else None
     try:
         return max(1, int(float(value))) if value else None
     except ValueError:
         return None
+
+
+# --- The OpenAI-compatible pass-through (/v1): asynchronous, the upstream's bytes unchanged ------
+
+
+@dataclasses.dataclass(frozen=True)
+class RawCompletion:
+    """The upstream's answer exactly as it sent it, and what the gateway reads from it."""
+
+    body: bytes
+    model: str
+    usage: Usage | None
+    request_id: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamEvent:
+    """One server-sent event of a streamed completion: its data as sent, and the same parsed."""
+
+    data: str
+    chunk: dict[str, Any]
+
+    @property
+    def usage(self) -> Usage | None:
+        return _usage(self.chunk.get("usage"))
+
+    @property
+    def only_usage(self) -> bool:
+        """The closing chunk that `stream_options.include_usage` asks for: usage and no choices."""
+        return not self.chunk.get("choices") and self.usage is not None
+
+
+class UpstreamStream:
+    """An upstream stream whose first event has arrived. Iterate it once; always `aclose()` it."""
+
+    def __init__(self, *, stack: contextlib.AsyncExitStack, events: AsyncIterator[StreamEvent], first: StreamEvent,
+                 request_id: str | None) -> None:  # fmt: skip
+        self._stack = stack
+        self._events = events
+        self.first = first
+        self.request_id = request_id
+
+    async def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        yield self.first
+        async for event in self._events:
+            yield event
+
+    async def aclose(self) -> None:
+        """Close the upstream request (at once, if it is still sending)."""
+        await self._stack.aclose()
+
+
+def _sdk_arguments(params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    """The client's request as the SDK takes it: model and messages by name, every other field as
+    sent (in `extra_body`, which the SDK does not check), and always usage for a stream."""
+    rest = {key: value for key, value in params.items() if key not in {"model", "messages", "stream"}}
+    if stream:
+        rest["stream_options"] = {**(params.get("stream_options") or {}), "include_usage": True}
+    return {"model": params["model"], "messages": params["messages"], "extra_body": rest}
+
+
+async def pass_through_completion(params: dict[str, Any]) -> RawCompletion:
+    """Ask for one non-streamed completion; its body comes back byte for byte."""
+
+    async def attempt(timeout: float) -> Any:
+        return await async_client().chat.completions.with_raw_response.create(
+            **_sdk_arguments(params, stream=False), timeout=timeout
+        )
+
+    response = await _with_retries_async(attempt)
+    body = response.content
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        logger.warning("upstream call failed: upstream_malformed_response")
+        raise UpstreamError("upstream_malformed_response")
+    return RawCompletion(
+        body=body,
+        model=str(data.get("model") or params["model"]),
+        usage=_usage(data.get("usage")),
+        request_id=response.request_id,
+    )
+
+
+async def open_stream(params: dict[str, Any]) -> UpstreamStream:
+    """Open a streamed completion and wait for its first event, retrying passing failures, all
+    within OPENAI_TIMEOUT; after that, OPENAI_TIMEOUT bounds each pause between events."""
+
+    async def attempt(timeout: float) -> UpstreamStream:
+        stack = contextlib.AsyncExitStack()
+        try:
+            response = await stack.enter_async_context(
+                async_client().chat.completions.with_streaming_response.create(
+                    **_sdk_arguments(params, stream=True), stream=True, timeout=timeout
+                )
+            )
+            events = _events(response.iter_lines())
+            first = await asyncio.wait_for(anext(events), timeout)
+        except BaseException as exc:
+            await stack.aclose()
+            if isinstance(exc, TimeoutError):
+                raise _logged(UpstreamTimeout("upstream_timeout")) from None
+            if isinstance(exc, StopAsyncIteration):
+                raise _logged(UpstreamError("upstream_empty_stream")) from None
+            raise
+        return UpstreamStream(stack=stack, events=events, first=first, request_id=response.request_id)
+
+    return await _with_retries_async(attempt)
+
+
+async def _events(lines: AsyncIterator[str]) -> AsyncIterator[StreamEvent]:
+    """The data events of an SSE body until `[DONE]`; a stream that ends before its answer did, or
+    that carries an error event, raises UpstreamError."""
+    finished = False
+    try:
+        async for line in lines:
+            if not line.startswith("data:"):
+                continue  # blank separators, comments, `event:` names
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            event = StreamEvent(data=data, chunk=_chunk(data))
+            finished = finished or any(choice.get("finish_reason") for choice in event.chunk.get("choices") or [])
+            yield event
+    except httpx2.TimeoutException:
+        raise _logged(UpstreamTimeout("upstream_stream_stalled")) from None
+    except httpx2.HTTPError:
+        raise _logged(UpstreamError("upstream_stream_cut")) from None
+    if not finished:  # some upstreams end without [DONE], but never before the finish reason
+        raise _logged(UpstreamError("upstream_stream_cut"))
+
+
+def _chunk(data: str) -> dict[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        chunk = None
+    if not isinstance(chunk, dict):
+        raise _logged(UpstreamError("upstream_malformed_stream"))
+    if chunk.get("error"):
+        raise _logged(UpstreamError("upstream_stream_error"))
+    return chunk
+
+
+def _usage(value: Any) -> Usage | None:
+    if not isinstance(value, dict):
+        return None
+    counts = [value.get(name) for name in ("prompt_tokens", "completion_tokens", "total_tokens")]
+    if not all(isinstance(count, int) and count >= 0 for count in counts):
+        return None
+    return Usage(*counts)
+
+
+def _logged(error: UpstreamError) -> UpstreamError:
+    logger.warning("upstream call failed: %s", error.reason)
+    return error

@@ -141,12 +141,24 @@ def test_an_upstream_rate_limit_passes_on_its_retry_after(api):
     assert response["Retry-After"] == "7"
 
 
-@pytest.mark.parametrize("status", [400, 404, 422])
-def test_an_upstream_refusal_gives_502_without_the_upstreams_words(api, user, status):
-    response = api.post("/api/chat/", {"prompt": f"hi [dev:status={status}]"}, format="json")
+def test_an_upstream_not_found_gives_502_without_the_upstreams_words(api, user):
+    response = api.post("/api/chat/", {"prompt": "hi [dev:status=404]"}, format="json")
 
     assert response.status_code == 502
     assert "Simulated" not in response.content.decode()
+    assert used_today(user) == 0
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_an_upstream_refusing_the_request_itself_gives_400_with_its_reason(api, user, status):
+    """A prompt too long for the model's context, a parameter it does not take: the client's to fix."""
+    response = api.post("/api/chat/", {"prompt": f"hi [dev:status={status}]"}, format="json")
+
+    assert response.status_code == 400
+    assert (
+        response.json()["detail"]
+        == f"The upstream model service refused the request. Simulated upstream failure {status}."
+    )
     assert used_today(user) == 0
 
 

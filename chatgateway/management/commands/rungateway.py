@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import atexit
-import os
 import socket
 import subprocess
 import sys
 import time
 
+import uvicorn
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 BANNER = """
@@ -23,17 +22,30 @@ BANNER = """
 class Command(BaseCommand):
     help = "Serve the gateway for development (`make run`), with the development upstream if no OPENAI_API_KEY."
 
+    # uvicorn, not runserver: the relay's async views and streams behave as in production only
+    # under an ASGI server (Django's WSGI runserver would collect a whole stream before sending it).
+
     def add_arguments(self, parser) -> None:
         parser.add_argument("addrport", nargs="?", help="default: HOST:PORT from the environment (127.0.0.1:8000)")
         parser.add_argument("--noreload", action="store_true", help="do not restart on code changes")
 
     def handle(self, *args, addrport: str | None, noreload: bool, **options) -> None:
-        # Under the autoreloader this command runs again in each child (RUN_MAIN=true):
-        # only the outer process owns the development upstream.
-        if settings.USE_DEV_UPSTREAM and os.environ.get("RUN_MAIN") != "true":
+        host, _, port = (addrport or f"{settings.RUN_HOST}:{settings.RUN_PORT}").rpartition(":")
+        if not port.isdigit():
+            raise CommandError(f"{addrport!r} is not HOST:PORT.")
+        # uvicorn's reloader serves from a child process and restarts it on code changes; this
+        # process, the parent, owns the development upstream.
+        if settings.USE_DEV_UPSTREAM:
             self._start_dev_upstream()
-        addrport = addrport or f"{settings.RUN_HOST}:{settings.RUN_PORT}"
-        call_command("runserver", addrport, use_reloader=not noreload)
+        self.stdout.write(f"Serving the gateway on http://{host or settings.RUN_HOST}:{port}/ (Ctrl-C to stop)")
+        uvicorn.run(
+            "chatgateway.asgi:application",
+            host=host or settings.RUN_HOST,
+            port=int(port),
+            reload=not noreload,
+            reload_dirs=[str(settings.BASE_DIR)],
+            lifespan="off",
+        )
 
     def _start_dev_upstream(self) -> None:
         port = settings.DEV_UPSTREAM_PORT

@@ -1,0 +1,90 @@
+"""The OpenAI-compatible API: point any OpenAI client at `http://HOST:PORT/v1` with an API key or a
+JWT as its `api_key`.
+
+The chat endpoint is an async view: while a worker waits on the upstream it serves other requests,
+and a stream holds no thread. Its database work (authentication, the quota, the usage record) runs in
+a thread through `sync_to_async`.
+"""
+
+from __future__ import annotations
+
+from adrf.views import APIView as AsyncAPIView
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from rest_framework import exceptions
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import JWTAuthentication
+from apikeys.authentication import APIKeyAuthentication
+from apikeys.models import APIKey
+from chatgateway.exceptions import openai_exception_handler
+from chatgateway.parsers import StrictJSONParser
+from openai_api.serializers import ChatCompletionRequestSerializer
+from relay.passthrough import Caller, open_completion_stream, relay_completion
+
+
+class OpenAIStyleMixin:
+    """Bearer credentials only (an API key or a JWT), JSON only, and OpenAI's error shape."""
+
+    authentication_classes = [APIKeyAuthentication, JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def get_exception_handler(self):
+        return openai_exception_handler
+
+
+class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
+    """OpenAI's `POST /v1/chat/completions`, streamed or not; the upstream's answer, unchanged."""
+
+    async def post(self, request: Request) -> HttpResponse:
+        chat = ChatCompletionRequestSerializer(data=request.data)
+        chat.is_valid(raise_exception=True)
+        check_model_allowed(chat.validated_data["model"])
+        caller = Caller(user_id=request.user.pk, api_key_id=_api_key_id(request))
+        if chat.validated_data.get("stream"):
+            events = await open_completion_stream(caller=caller, params=request.data)
+            response = StreamingHttpResponse(events, content_type="text/event-stream")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"  # tells nginx not to hold chunks back
+            return response
+        completion = await relay_completion(caller=caller, params=request.data)
+        response = HttpResponse(completion.body, content_type="application/json")
+        if completion.request_id:
+            response["x-request-id"] = completion.request_id
+        return response
+
+
+class ModelListView(OpenAIStyleMixin, APIView):
+    """OpenAI's `GET /v1/models`: the models this gateway lets its users ask."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"object": "list", "data": [_model(name) for name in settings.CHATGATEWAY_MODELS]})
+
+
+class ModelView(OpenAIStyleMixin, APIView):
+    """OpenAI's `GET /v1/models/{model}`."""
+
+    def get(self, request: Request, model: str) -> Response:
+        check_model_allowed(model)
+        return Response(_model(model))
+
+
+def check_model_allowed(model: str) -> None:
+    if model not in settings.CHATGATEWAY_MODELS:
+        raise exceptions.NotFound(
+            f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
+        )
+
+
+def _model(name: str) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "chatgateway"}
+
+
+def _api_key_id(request: Request) -> int | None:
+    return request.auth.pk if isinstance(request.auth, APIKey) else None
