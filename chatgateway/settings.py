@@ -207,7 +207,7 @@ DEV_UPSTREAM_KEY = DEV_UPSTREAM_DEFAULT_KEY
 USE_DEV_UPSTREAM = envstr("OPENAI_API_KEY") is None
 OPENAI_API_KEY = DEV_UPSTREAM_KEY if USE_DEV_UPSTREAM else envstr("OPENAI_API_KEY")
 OPENAI_BASE_URL = envstr("OPENAI_BASE_URL", f"http://127.0.0.1:{DEV_UPSTREAM_PORT}/v1" if USE_DEV_UPSTREAM else None)
-OPENAI_TIMEOUT = envfloat("OPENAI_TIMEOUT", 60.0)  # seconds, per attempt; past it the client gets 504
+OPENAI_TIMEOUT = envfloat("OPENAI_TIMEOUT", 60.0)  # seconds for an answer or a first chunk, retries included; and the longest pause inside a stream
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
 
 # --- `make run` (manage.py rungateway) serves on HOST:PORT ---------------------------------------
