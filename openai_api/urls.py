@@ -1,9 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from openai_api.views import ChatCompletionsView, ModelListView, ModelView
+from openai_api.views import ChatCompletionsView, ModelListView, ModelView, unknown_url
 
+# A trailing slash is taken too: some tools add one to every path.
 urlpatterns = [
-    path("chat/completions", ChatCompletionsView.as_view(), name="v1-chat-completions"),
-    path("models", ModelListView.as_view(), name="v1-models"),
+    re_path(r"^chat/completions/?$", ChatCompletionsView.as_view(), name="v1-chat-completions"),
+    re_path(r"^models/?$", ModelListView.as_view(), name="v1-models"),
     path("models/<path:model>", ModelView.as_view(), name="v1-model"),
+    re_path(r"", unknown_url),  # embeddings, images, ...: OpenAI's own 404, not an HTML page
 ]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from adrf.views import APIView as AsyncAPIView
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -73,6 +74,17 @@ class ModelView(OpenAIStyleMixin, APIView):
     def get(self, request: Request, model: str) -> Response:
         check_model_allowed(model)
         return Response(_model(model))
+
+
+@csrf_exempt  # it changes nothing, and API clients send no CSRF token
+def unknown_url(request: HttpRequest) -> JsonResponse:
+    """What OpenAI answers for an endpoint it does not have; the gateway offers only the ones above."""
+    message = (
+        f"Unknown request URL: {request.method} {request.path}. "
+        "This gateway offers /v1/chat/completions and /v1/models."
+    )
+    error = {"message": message, "type": "invalid_request_error", "param": None, "code": "unknown_url"}
+    return JsonResponse({"error": error}, status=404)
 
 
 def check_model_allowed(model: str) -> None:

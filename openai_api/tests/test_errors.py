@@ -14,9 +14,9 @@ from relay.models import UsageRecord
 HELLO = [{"role": "user", "content": "Hello"}]
 
 
-def _post(gateway, user, body, **headers):
-    headers.setdefault("Authorization", f"Bearer {issue_access_token(user)}")
-    return requests.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers, timeout=20)
+def _post(gateway, user, body, path="/v1/chat/completions"):
+    headers = {"Authorization": f"Bearer {issue_access_token(user)}"}
+    return requests.post(f"{gateway.url}{path}", json=body, headers=headers, timeout=20)
 
 
 def _error(response) -> dict:
@@ -177,3 +177,16 @@ def test_it_refuses_other_content_types_with_415(gateway, user):
 
     assert response.status_code == 415
     assert _error(response)["type"] == "invalid_request_error"
+
+
+def test_it_takes_a_trailing_slash(gateway, user):
+    response = _post(gateway, user, {"model": "gpt-4o-mini", "messages": HELLO}, path="/v1/chat/completions/")
+
+    assert response.status_code == 200
+
+
+def test_it_answers_an_endpoint_it_does_not_offer_with_openais_404(gateway, user):
+    response = _post(gateway, user, {"model": "text-embedding-3-small", "input": "hi"}, path="/v1/embeddings")
+
+    assert response.status_code == 404
+    assert _error(response)["code"] == "unknown_url"

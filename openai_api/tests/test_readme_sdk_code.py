@@ -28,7 +28,7 @@ def test_the_readme_sdk_code_runs_against_a_live_gateway(gateway, user, credenti
     assert 'base_url="http://127.0.0.1:8000/v1"' in code
     code = code.replace("http://127.0.0.1:8000", gateway.url)  # only the address changes
 
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
