@@ -22,6 +22,7 @@ from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_access_token
 from chatgateway.exceptions import envelope_exception_handler
 from chatgateway.parsers import AnyContentTypeJSONParser, StrictJSONParser
+from quota.headers import rate_limit_headers
 from relay.models import UsageRecord
 from relay.serializers import check_prompt_size
 from relay.services import relay_chat
@@ -77,13 +78,15 @@ class AskView(EnvelopeAPIView):
     http_method_names = ["get", "options"]
 
     def get(self, request: Request) -> Response:
-        completion = relay_chat(
+        relayed = relay_chat(
             user_id=request.user.pk,
             messages=[{"role": "user", "content": _question(request)}],
             model=settings.CHATGATEWAY_MODEL,
             endpoint=UsageRecord.Endpoint.CHATAPI,
         )
-        return Response({"statu": True, "message": completion.text})
+        return Response(
+            {"statu": True, "message": relayed.completion.text}, headers=rate_limit_headers(relayed.allowance)
+        )
 
 
 def _question(request: Request) -> str:

@@ -25,6 +25,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 
 from apikeys.exceptions import TooManyAPIKeys
 from quota.exceptions import QuotaExceeded
+from quota.headers import rate_limit_headers
 from relay.upstream import UpstreamError
 
 logger = logging.getLogger("chatgateway.errors")
@@ -82,12 +83,17 @@ def _as_api_exception(exc: Exception) -> Exception:
 def _domain_exception(exc: Exception) -> exceptions.APIException:
     if isinstance(exc, QuotaExceeded):
         if exc.daily_limit == 0:
-            return exceptions.PermissionDenied(BLOCKED, code="relay_blocked")
+            blocked = exceptions.PermissionDenied(BLOCKED, code="relay_blocked")
+            blocked.headers = rate_limit_headers(exc.allowance)
+            return blocked
         resets = format_date(localtime(exc.resets_at), "Y-m-d H:i T")
-        return DailyLimitReached(
+        reached = DailyLimitReached(
             wait=exc.retry_after,
-            detail=f"Daily limit of {exc.daily_limit} requests reached. It resets at {resets}.",
+            detail=f"Daily limit of {exc.limit:,} {exc.kind} reached. It resets at {resets}.",
+            code="daily_token_limit_reached" if exc.kind == "tokens" else "daily_limit_reached",
         )
+        reached.headers = rate_limit_headers(exc.allowance)
+        return reached
     if isinstance(exc, UpstreamError):
         return UpstreamFailure(exc)
     logger.warning("database unavailable: %s", type(exc).__name__)
@@ -102,6 +108,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response({"detail": INTERNAL_ERROR}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if getattr(exc, "retry_after", None):
         response["Retry-After"] = str(exc.retry_after)
+    for name, value in getattr(exc, "headers", {}).items():
+        response[name] = value
     return response
 
 
@@ -127,7 +135,13 @@ def _one_message(data: Any) -> str:
 
 # OpenAI's SDKs retry 429 and 5xx on their own, up to a minute apart; a daily limit or the gateway's
 # own misconfiguration does not pass in a minute, so those answers tell the SDK not to retry.
-NOT_WORTH_RETRYING = {"daily_limit_reached", "upstream_auth_401", "upstream_auth_403", "upstream_not_found"}
+NOT_WORTH_RETRYING = {
+    "daily_limit_reached",
+    "daily_token_limit_reached",
+    "upstream_auth_401",
+    "upstream_auth_403",
+    "upstream_not_found",
+}
 
 
 def openai_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -191,6 +191,12 @@ CHATGATEWAY_MAX_API_KEYS_PER_USER = envint("CHATGATEWAY_MAX_API_KEYS_PER_USER", 
 
 # --- Quotas and the relay -------------------------------------------------------------------------
 CHATGATEWAY_DAILY_LIMIT = envint("CHATGATEWAY_DAILY_LIMIT", 10, minimum=0)
+# Tokens a day for users without a plan or a limit of their own; 0 (the default): unlimited.
+CHATGATEWAY_DAILY_TOKEN_LIMIT = envint("CHATGATEWAY_DAILY_TOKEN_LIMIT", 0, minimum=0) or None
+# Completion tokens reserved for a request that sets no max_tokens, where a token limit applies.
+CHATGATEWAY_COMPLETION_RESERVE = envint("CHATGATEWAY_COMPLETION_RESERVE", 4096, minimum=1)
+# Keep prompt and answer text in usage records (off: only counts are kept).
+CHATGATEWAY_STORE_TEXT = envbool("CHATGATEWAY_STORE_TEXT", False)
 CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, minimum=1)
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
 # Bodies past this get 413 (Django's own limit, applied before any parsing).
@@ -207,7 +213,9 @@ DEV_UPSTREAM_KEY = DEV_UPSTREAM_DEFAULT_KEY
 USE_DEV_UPSTREAM = envstr("OPENAI_API_KEY") is None
 OPENAI_API_KEY = DEV_UPSTREAM_KEY if USE_DEV_UPSTREAM else envstr("OPENAI_API_KEY")
 OPENAI_BASE_URL = envstr("OPENAI_BASE_URL", f"http://127.0.0.1:{DEV_UPSTREAM_PORT}/v1" if USE_DEV_UPSTREAM else None)
-OPENAI_TIMEOUT = envfloat("OPENAI_TIMEOUT", 60.0)  # seconds for an answer or a first chunk, retries included; and the longest pause inside a stream
+OPENAI_TIMEOUT = envfloat(
+    "OPENAI_TIMEOUT", 60.0
+)  # seconds for an answer or a first chunk, retries included; and the longest pause inside a stream
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
 
 # --- `make run` (manage.py rungateway) serves on HOST:PORT ---------------------------------------

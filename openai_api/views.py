@@ -25,6 +25,7 @@ from apikeys.models import APIKey
 from chatgateway.exceptions import openai_exception_handler
 from chatgateway.parsers import StrictJSONParser
 from openai_api.serializers import ChatCompletionRequestSerializer
+from quota.headers import rate_limit_headers
 from relay.passthrough import Caller, open_completion_stream, relay_completion
 
 
@@ -49,15 +50,17 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         check_model_allowed(chat.validated_data["model"])
         caller = Caller(user_id=request.user.pk, api_key_id=_api_key_id(request))
         if chat.validated_data.get("stream"):
-            events = await open_completion_stream(caller=caller, params=request.data)
-            response = StreamingHttpResponse(events, content_type="text/event-stream")
+            passed = await open_completion_stream(caller=caller, params=request.data)
+            response = StreamingHttpResponse(passed.body, content_type="text/event-stream")
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"  # tells nginx not to hold chunks back
-            return response
-        completion = await relay_completion(caller=caller, params=request.data)
-        response = HttpResponse(completion.body, content_type="application/json")
-        if completion.request_id:
-            response["x-request-id"] = completion.request_id
+        else:
+            passed = await relay_completion(caller=caller, params=request.data)
+            response = HttpResponse(passed.body, content_type="application/json")
+        for name, value in rate_limit_headers(passed.allowance).items():
+            response[name] = value
+        if passed.request_id:
+            response["x-request-id"] = passed.request_id
         return response
 
 

@@ -7,39 +7,114 @@ from django.db import models
 
 
 def default_daily_limit() -> int:
+    """Kept for the first migration, which used it as the column's default."""
     return settings.CHATGATEWAY_DAILY_LIMIT
 
 
-class Quota(models.Model):
-    """How many relayed requests a user may make a day, and how many they made on `day`.
+class PlanManager(models.Manager):
+    def get_by_natural_key(self, name: str) -> Plan:
+        return self.get(name=name)
 
-    `used` counts for `day` only: on any later day the user has used nothing yet. The stored
-    row is brought forward by the daily reset middleware or by the first reservation of the
-    day, whichever comes first; readers go through `used_on()` and never need to care.
+
+class Plan(models.Model):
+    """A named allowance that administrators give to many users at once, e.g. "student"."""
+
+    name = models.CharField(max_length=100, unique=True)
+    daily_request_limit = models.PositiveIntegerField(help_text="Requests a day; 0 blocks the plan's users.")
+    daily_token_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Prompt and completion tokens a day; empty: unlimited."
+    )
+
+    objects = PlanManager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        tokens = "unlimited tokens" if self.daily_token_limit is None else f"{self.daily_token_limit:,} tokens"
+        return f"{self.name} ({self.daily_request_limit} requests, {tokens} a day)"
+
+    def natural_key(self) -> tuple[str]:
+        return (self.name,)
+
+
+class Quota(models.Model):
+    """What a user may relay a day, and what they relayed on `day`.
+
+    The limits in force are the user's own (`daily_limit`, `daily_token_limit`) where set, else their
+    plan's, else the defaults from settings: see `request_limit()` and `token_limit()`. They are read
+    at each reservation, so a change applies to the next request.
+
+    The counts (`used`, `tokens_used`, `tokens_reserved`) are for `day` only: on any later day the user
+    has used nothing yet. The stored row is brought forward by the daily reset middleware or by the
+    first reservation of the day, whichever comes first; readers go through `used_on()` and the like.
     """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="quota"
     )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="quotas")
     daily_limit = models.PositiveIntegerField(
-        default=default_daily_limit, help_text="Requests a day; 0 blocks the user from the relay."
+        null=True,
+        blank=True,
+        verbose_name="daily request limit",
+        help_text="Requests a day for this user, overriding the plan; empty: the plan's. 0 blocks the user.",
+    )
+    daily_token_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tokens a day for this user, overriding the plan; empty: the plan's."
     )
     used = models.PositiveIntegerField(default=0, editable=False)
+    tokens_used = models.PositiveBigIntegerField(default=0, editable=False)
+    # Completion budgets of requests in flight, taken when they start and settled when they end.
+    tokens_reserved = models.PositiveBigIntegerField(default=0, editable=False)
     day = models.DateField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
-        return f"{self.daily_limit} requests a day"
+        tokens = self.token_limit()
+        return f"{self.request_limit()} requests, {'unlimited' if tokens is None else f'{tokens:,}'} tokens a day"
 
     def save(self, *args, **kwargs) -> None:
-        # `used` and `day` change only through the atomic updates in quota.services: saving a row
+        # The counts and `day` change only through the atomic updates in quota.services: saving a row
         # read earlier (an admin form, say) must not put back a count that has moved since.
         if not self._state.adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = ["daily_limit"]
+            kwargs["update_fields"] = ["plan", "daily_limit", "daily_token_limit"]
         super().save(*args, **kwargs)
 
-    def used_on(self, day: dt.date) -> int:
+    def request_limit(self) -> int:
+        """Requests a day in force: the user's own, else the plan's, else CHATGATEWAY_DAILY_LIMIT."""
+        if self.daily_limit is not None:
+            return self.daily_limit
+        if self.plan is not None:
+            return self.plan.daily_request_limit
+        return settings.CHATGATEWAY_DAILY_LIMIT
+
+    def token_limit(self) -> int | None:
+        """Tokens a day in force (None: unlimited): the user's, else the plan's, else the default."""
+        if self.daily_token_limit is not None:
+            return self.daily_token_limit
+        if self.plan is not None:
+            return self.plan.daily_token_limit
+        return settings.CHATGATEWAY_DAILY_TOKEN_LIMIT
+
+    def counts_on(self, day: dt.date) -> bool:
         # A row on a later day is already counting the day this caller's clock is about to reach.
-        return self.used if self.day is not None and self.day >= day else 0
+        return self.day is not None and self.day >= day
+
+    def used_on(self, day: dt.date) -> int:
+        return self.used if self.counts_on(day) else 0
+
+    def tokens_used_on(self, day: dt.date) -> int:
+        return self.tokens_used if self.counts_on(day) else 0
+
+    def tokens_reserved_on(self, day: dt.date) -> int:
+        return self.tokens_reserved if self.counts_on(day) else 0
 
     def remaining_on(self, day: dt.date) -> int:
-        return max(0, self.daily_limit - self.used_on(day))
+        return max(0, self.request_limit() - self.used_on(day))
+
+    def tokens_remaining_on(self, day: dt.date) -> int | None:
+        """Tokens left to start new requests with (in-flight budgets are taken); None: unlimited."""
+        limit = self.token_limit()
+        if limit is None:
+            return None
+        return max(0, limit - self.tokens_used_on(day) - self.tokens_reserved_on(day))

@@ -7,7 +7,7 @@ from quota.services import quota_status
 
 
 class QuotaView(APIView):
-    """Your daily request limit, how many you used today, and when the count resets."""
+    """Your daily request and token limits, what you used of them today, and when the counts reset."""
 
     def get(self, request: Request) -> Response:
         return Response(QuotaStatusSerializer(quota_status(user_id=request.user.pk)).data)

@@ -29,9 +29,16 @@ class UsageRecord(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
-    latency_ms = models.PositiveIntegerField()
+    estimated = models.BooleanField(
+        default=False, help_text="The upstream reported no usage: the tokens are estimated from the text."
+    )
+    latency_ms = models.PositiveIntegerField(help_text="From the request reaching the relay to its end.")
+    ttfb_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Streams: time to the first chunk.")
     upstream_request_id = models.CharField(max_length=200, blank=True)
     error = models.CharField(max_length=100, blank=True, help_text="Why the relay failed; empty on success.")
+    # Kept only when CHATGATEWAY_STORE_TEXT is on (off by default: prompts are the users' business).
+    prompt_text = models.TextField(blank=True)
+    completion_text = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]

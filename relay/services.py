@@ -1,85 +1,148 @@
-"""A relay: take one request from the user's quota, ask the upstream, give it back on failure,
-and record the attempt either way."""
+"""A relay: take a request from the user's quota, ask the upstream, settle or give it back, and
+record the attempt either way. `RelayAttempt` holds those steps for every relay endpoint; the
+synchronous `/api` endpoints use `relay_chat`, `/v1` uses relay.passthrough."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError
 
-from quota.services import refund_request, reserve_request
+from quota.services import Allowance, Reservation, refund_request, reserve_request, settle_request
 from relay import upstream
+from relay.estimates import estimate_prompt_tokens, estimate_tokens, message_text
 from relay.models import UsageRecord
 
 logger = logging.getLogger(__name__)
 
 
-def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endpoint: str) -> upstream.Completion:
+@dataclasses.dataclass(frozen=True)
+class Relayed:
+    """An answer, and where the user stands after it (for the rate-limit headers)."""
+
+    completion: upstream.Completion
+    allowance: Allowance
+
+
+def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endpoint: str) -> Relayed:
     """Relay one chat; raises QuotaExceeded (nothing asked) or UpstreamError (refunded)."""
-    reservation = reserve_request(user_id=user_id)
-    started = time.monotonic()
+    attempt = RelayAttempt(user_id=user_id, endpoint=endpoint, model=model, messages=messages)
+    reservation = attempt.reserve()
     try:
-        completion = upstream.create_chat_completion(messages=messages, model=model)
-    except upstream.UpstreamError as error:
-        refund_request(reservation=reservation)
-        record_usage(
-            user_id=user_id,
-            endpoint=endpoint,
-            model=model,
-            started=started,
-            status_code=error.status,
-            error=error.reason,
+        completion = upstream.create_chat_completion(
+            messages=messages, model=model, max_tokens=reservation.token_budget
         )
+    except upstream.UpstreamError as error:
+        attempt.fail(error)
         raise
     except BaseException:
-        # Anything else (a bug, the worker being stopped) must not cost the user either.
-        refund_request(reservation=reservation)
+        attempt.refund()  # anything else (a bug, the worker being stopped) must not cost the user either
         raise
-    record_usage(
-        user_id=user_id,
-        endpoint=endpoint,
-        model=completion.model,
-        started=started,
-        status_code=200,
-        usage=completion.usage,
-        request_id=completion.request_id,
+    usage = attempt.succeed(
+        model=completion.model, usage=completion.usage, answer=completion.text, request_id=completion.request_id
     )
-    return completion
+    return Relayed(completion=dataclasses.replace(completion, usage=usage), allowance=reservation.allowance)
 
 
-def record_usage(
-    *,
-    user_id: int,
-    endpoint: str,
-    model: str,
-    started: float,
-    status_code: int,
-    api_key_id: int | None = None,
-    stream: bool = False,
-    usage: upstream.Usage | None = None,
-    request_id: str | None = None,
-    error: str = "",
-) -> None:
-    """Store one relay attempt (`started`: its time.monotonic() start).
+@dataclasses.dataclass
+class RelayAttempt:
+    """One relay attempt: who asked, through which endpoint and credential, and what it reserved.
 
-    If the database fails now, the client still gets the answer or error it has earned (a failed
-    record must not turn an answer into a 503); the loss is logged."""
-    usage = usage or upstream.Usage()
-    try:
-        UsageRecord.objects.create(
-            user_id=user_id,
-            api_key_id=api_key_id,
-            endpoint=endpoint,
-            stream=stream,
-            model=model[:200],
-            status_code=status_code,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-            latency_ms=round((time.monotonic() - started) * 1000),
-            upstream_request_id=(request_id or "")[:200],
-            error=error,
-        )
-    except DatabaseError:
-        logger.error("usage record lost (user %s, status %s): the database failed", user_id, status_code)
+    Exactly one of `succeed` (the request counts), `fail` (refunded, recorded) or `refund` (refunded
+    only: a bug or shutdown) ends it; each writes the quota once and the usage record once.
+    """
+
+    user_id: int
+    endpoint: str
+    model: str
+    messages: list[dict[str, Any]]
+    api_key_id: int | None = None
+    stream: bool = False
+    reservation: Reservation | None = None
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    ttfb_ms: int | None = None
+
+    def reserve(self, *, completion_tokens: int | None = None) -> Reservation:
+        self.reservation = reserve_request(user_id=self.user_id, completion_tokens=completion_tokens)
+        self.started = time.monotonic()
+        return self.reservation
+
+    def first_byte(self) -> None:
+        """A stream's first chunk has arrived."""
+        self.ttfb_ms = self._elapsed_ms()
+
+    def succeed(
+        self,
+        *,
+        model: str | None = None,
+        usage: upstream.Usage | None,
+        answer: str,
+        request_id: str | None = None,
+        status_code: int = 200,
+        error: str = "",
+    ) -> upstream.Usage:
+        """The request counts, with the usage the upstream reported, else an estimate; that usage."""
+        estimated = usage is None
+        if usage is None:
+            prompt, completion = estimate_prompt_tokens(self.messages), estimate_tokens(answer)
+            usage = upstream.Usage(prompt, completion, prompt + completion)
+        try:
+            settle_request(reservation=self.reservation, tokens=usage.total_tokens)
+        except DatabaseError:  # the answer is the client's; the budget stays reserved until midnight
+            logger.error("tokens not settled (user %s): the database failed", self.user_id)
+        self._record(status_code, model=model, usage=usage, estimated=estimated, answer=answer,
+                     request_id=request_id, error=error)  # fmt: skip
+        return usage
+
+    def fail(self, error: upstream.UpstreamError) -> None:
+        """The upstream failed: nothing counts."""
+        refund_request(reservation=self.reservation)
+        self._record(error.status, error=error.reason)
+
+    def refund(self) -> None:
+        if self.reservation is not None:
+            refund_request(reservation=self.reservation)
+
+    def _record(
+        self,
+        status_code: int,
+        *,
+        model: str | None = None,
+        usage: upstream.Usage | None = None,
+        estimated: bool = False,
+        answer: str = "",
+        request_id: str | None = None,
+        error: str = "",
+    ) -> None:
+        """Store the attempt. If the database fails now, the client still gets the answer or error it
+        has earned (a failed record must not turn an answer into a 503); the loss is logged."""
+        usage = usage or upstream.Usage()
+        keep_text = settings.CHATGATEWAY_STORE_TEXT
+        try:
+            UsageRecord.objects.create(
+                user_id=self.user_id,
+                api_key_id=self.api_key_id,
+                endpoint=self.endpoint,
+                stream=self.stream,
+                model=(model or self.model)[:200],
+                status_code=status_code,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                total_tokens=usage.total_tokens,
+                estimated=estimated,
+                latency_ms=self._elapsed_ms(),
+                ttfb_ms=self.ttfb_ms,
+                upstream_request_id=(request_id or "")[:200],
+                error=error,
+                prompt_text="\n\n".join(message_text(m) for m in self.messages) if keep_text else "",
+                completion_text=answer if keep_text else "",
+            )
+        except DatabaseError:
+            logger.error("usage record lost (user %s, status %s): the database failed", self.user_id, status_code)
+
+    def _elapsed_ms(self) -> int:
+        return round((time.monotonic() - self.started) * 1000)

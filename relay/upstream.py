@@ -78,7 +78,7 @@ class Usage:
 class Completion:
     text: str
     model: str
-    usage: Usage
+    usage: Usage | None  # None: the upstream reported none
     request_id: str | None
 
 
@@ -123,18 +123,19 @@ def forget_client_on_setting_change(*, setting: str, **kwargs: Any) -> None:
         _async_clients.clear()
 
 
-def create_chat_completion(*, messages: list[dict[str, str]], model: str) -> Completion:
+def create_chat_completion(*, messages: list[dict[str, str]], model: str, max_tokens: int | None = None) -> Completion:
     """Ask the upstream for one chat completion, retrying passing failures until OPENAI_TIMEOUT."""
+    limit = {"max_tokens": max_tokens} if max_tokens else {}
     response = _with_retries(lambda timeout: client().chat.completions.create(
-        model=model, messages=messages, timeout=timeout
+        model=model, messages=messages, timeout=timeout, **limit
     ))  # fmt: skip
     if not getattr(response, "choices", None):
         raise UpstreamError("upstream_malformed_response")
-    usage = response.usage or Usage()
+    usage = response.usage
     return Completion(
         text=response.choices[0].message.content or "",
         model=response.model or model,
-        usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens),
+        usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) if usage else None,
         request_id=response._request_id,
     )
 
@@ -234,6 +235,7 @@ class RawCompletion:
 
     body: bytes
     model: str
+    text: str  # of every choice, for estimates and (when kept) the usage record
     usage: Usage | None
     request_id: str | None
 
@@ -248,6 +250,11 @@ class StreamEvent:
     @property
     def usage(self) -> Usage | None:
         return _usage(self.chunk.get("usage"))
+
+    @property
+    def text(self) -> str:
+        """The answer text this event adds (of every choice)."""
+        return _texts(choice.get("delta") for choice in self.chunk.get("choices") or [] if isinstance(choice, dict))
 
     @property
     def only_usage(self) -> bool:
@@ -301,9 +308,11 @@ async def pass_through_completion(params: dict[str, Any]) -> RawCompletion:
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
         logger.warning("upstream call failed: upstream_malformed_response")
         raise UpstreamError("upstream_malformed_response")
+    choices = [choice for choice in data["choices"] if isinstance(choice, dict)]
     return RawCompletion(
         body=body,
         model=str(data.get("model") or params["model"]),
+        text=_texts(choice.get("message") for choice in choices),
         usage=_usage(data.get("usage")),
         request_id=response.request_id,
     )
@@ -367,6 +376,14 @@ def _chunk(data: str) -> dict[str, Any]:
     if chunk.get("error"):
         raise _logged(UpstreamError("upstream_stream_error"))
     return chunk
+
+
+def _texts(messages: Any) -> str:
+    return "".join(
+        message["content"]
+        for message in messages
+        if isinstance(message, dict) and isinstance(message.get("content"), str)
+    )
 
 
 def _usage(value: Any) -> Usage | None:

@@ -3,6 +3,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatgateway.parsers import StrictJSONParser
+from quota.headers import rate_limit_headers
 from quota.services import quota_status
 from relay.models import UsageRecord
 from relay.serializers import ChatRequestSerializer, ChatResponseSerializer
@@ -20,16 +21,16 @@ class ChatView(APIView):
     def post(self, request: Request) -> Response:
         chat = ChatRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
-        completion = relay_chat(
+        relayed = relay_chat(
             user_id=request.user.pk,
             messages=chat.validated_data["messages"],
             model=chat.validated_data["model"],
             endpoint=UsageRecord.Endpoint.CHAT,
         )
         body = {
-            "reply": completion.text,
-            "model": completion.model,
-            "usage": completion.usage,
+            "reply": relayed.completion.text,
+            "model": relayed.completion.model,
+            "usage": relayed.completion.usage,
             "quota": quota_status(user_id=request.user.pk),
         }
-        return Response(ChatResponseSerializer(body).data)
+        return Response(ChatResponseSerializer(body).data, headers=rate_limit_headers(relayed.allowance))

@@ -27,7 +27,8 @@ def test_an_admin_creates_a_user_with_a_hashed_password_and_the_default_quota(ad
     assert response.status_code == 302
     ada = User.objects.get(username="ada")
     assert ada.check_password("Quite-long-pass-42")
-    assert ada.quota.daily_limit == 10
+    assert ada.quota.daily_limit is None  # follows the default
+    assert ada.quota.request_limit() == 10
 
 
 def change_form(user: User, **fields) -> dict:

@@ -33,7 +33,7 @@ def test_it_imports_the_original_user_csv_with_hashed_passwords(db, tmp_path, te
     assert ada.password.startswith(("md5$", "pbkdf2_sha256$"))
     assert "secret-1" not in ada.password
     assert User.objects.get(username="bob").check_password("secret-2")
-    assert ada.quota.daily_limit == 10
+    assert ada.quota.request_limit() == 10
     assert "created  ada" in out
     assert "2 created, 0 updated, 0 skipped, 0 invalid." in out
 

@@ -16,11 +16,16 @@ def test_it_shows_the_callers_limit_use_and_reset_time(user, settings):
 
     assert response.status_code == 200
     assert response.json() == {
+        "plan": None,
         "daily_limit": 10,
         "used_today": 1,
         "remaining": 9,
+        "daily_token_limit": None,
+        "tokens_used_today": response.json()["tokens_used_today"],
+        "tokens_remaining": None,
         "resets_at": "2026-07-02T00:00:00-04:00",
     }
+    assert response.json()["tokens_used_today"] > 0
 
 
 def test_it_refuses_an_anonymous_caller_with_401(db):

@@ -2,6 +2,8 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from quota.exceptions import QuotaExceeded
@@ -91,13 +93,20 @@ def test_a_user_without_a_quota_row_gets_the_default(make_user, settings):
     assert quota_status(user_id=user.pk).daily_limit == 4
 
 
-def test_a_granted_reservation_is_one_query(user, django_assert_num_queries):
-    """The deterministic guard of exactness: one conditional UPDATE, never a read and a save.
+def test_a_granted_reservation_reads_its_row_under_a_lock_and_writes_it_once(user):
+    """The deterministic guard of exactness: the read and the write happen in one transaction, the
+    read locking the row (FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transaction locks the file).
 
-    (The concurrency tests catch a read-modify-write only when the racing requests happen to meet.)
+    (The concurrency tests catch an unlocked read-modify-write only when racing requests meet.)
     """
-    with django_assert_num_queries(1):
+    with CaptureQueriesContext(connection) as queries:
         reserve_request(user_id=user.pk)
+
+    # Inside the test's own transaction, atomic() adds a savepoint around them.
+    read, write = (query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"])
+    if connection.features.has_select_for_update:
+        assert "FOR UPDATE" in read
+    assert write.startswith("UPDATE")
 
 
 def test_a_host_whose_clock_lags_at_midnight_neither_resets_nor_rewinds_the_new_day(make_user, frozen_noon):
