@@ -1,0 +1,49 @@
+"""The database work of a relayed request is a small fixed number of statements, whatever the data:
+the caller's row, the quota reservation (a locked read and a write), the settlement and the record."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apikeys.services import create_api_key
+
+
+@pytest.fixture(autouse=True)
+def reset_already_done_today(api):
+    api.get("/api/quota/")  # the first request of the day runs the daily reset; later ones don't
+
+
+def _statements(queries) -> list[str]:
+    # Inside the test's transaction, atomic() blocks become savepoints: not round trips in production.
+    return [query["sql"].split()[0] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
+
+
+def test_the_original_api_takes_five_statements(api):
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api", {"q": "hi"}).status_code == 200
+
+    # the user (JWT) · the quota row, locked · its update · the settlement · the usage record
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT"]
+
+
+def test_the_chat_endpoint_adds_only_the_quota_it_shows(api):
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post("/api/chat/", {"prompt": "hi"}, format="json").status_code == 200
+
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT", "SELECT"]
+
+
+def test_an_api_key_costs_no_more_than_a_token(user, client):
+    _, raw = create_api_key(user=user, name="bench")
+    client.post("/api/chat/", {"prompt": "warm"}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/api/chat/", {"prompt": "hi"}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+        )
+
+    assert response.status_code == 200
+    assert len(_statements(queries)) == 6, "its last_used is written at most once a minute"
+
