@@ -3,10 +3,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apikeys.models import APIKey
+from relay.serializers import TextField
 
 
 class NewAPIKeySerializer(serializers.ModelSerializer):
     """What a user asks for: a name, and optionally when the key expires (in the future)."""
+
+    name = TextField(max_length=100)  # a JSON string: 5 or true is not a name
 
     class Meta:
         model = APIKey

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from rest_framework import parsers
@@ -12,11 +13,23 @@ NOT_JSON = "The request body is not valid JSON."
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    for key in keys:
-        if keys.count(key) > 1:
-            raise ParseError(f"The key {key!r} appears twice in a JSON object; give it once.")
-    return dict(pairs)
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        key = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ParseError(f"The key {key!r} appears twice in a JSON object; give it once.")
+    return data
+
+
+def _refuse_constant(name: str) -> None:
+    raise ParseError(f"{name} is not a JSON number; send a finite number.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise ParseError(f"The number {text[:20]} is too large.")
+    return value
 
 
 class StrictJSONParser(parsers.JSONParser):
@@ -24,14 +37,20 @@ class StrictJSONParser(parsers.JSONParser):
 
     A repeated key ({"prompt": "a", "prompt": "b"}) is ambiguous. A lone UTF-16 surrogate ("\\ud800")
     is valid JSON but not text: it cannot be stored, compared or sent back. Deep nesting exhausts
-    the parser's recursion.
+    the parser's recursion. NaN, Infinity and numbers too large for a float are not JSON at all
+    (Python reads them anyway) and could not be sent upstream.
     """
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         encoding = (parser_context or {}).get("encoding", "utf-8")
         try:
             text = stream.read().decode(encoding) if stream is not None else ""
-            data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+            data = json.loads(
+                text,
+                object_pairs_hook=_refuse_duplicate_keys,
+                parse_constant=_refuse_constant,
+                parse_float=_finite_float,
+            )
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeError:
             raise ParseError("The request body contains text that is not valid Unicode.") from None

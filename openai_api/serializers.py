@@ -16,6 +16,10 @@ from rest_framework import serializers
 from relay.serializers import TextField, check_prompt_size
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
+MAX_CHOICES = 8  # `n`: one request may ask for this many answers at most
+# Content parts whose strings are data (an image, a sound, a file), not prompt text: bounded by the
+# body size limit instead, and counted by the upstream in tokens.
+DATA_PARTS = {"image_url", "input_audio", "file"}
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -48,25 +52,41 @@ class ChatMessageSerializer(serializers.Serializer):
     content = ContentField(required=False, allow_null=True)
 
 
+class StreamOptionsSerializer(serializers.Serializer):
+    include_usage = StrictBooleanField(required=False)
+
+
 class ChatCompletionRequestSerializer(serializers.Serializer):
-    model = TextField()
+    # Not trimmed: the model is sent upstream exactly as given, so it is checked exactly as given.
+    model = TextField(trim_whitespace=False)
     messages = ChatMessageSerializer(many=True, allow_empty=False)
     stream = StrictBooleanField(required=False)
-    stream_options = serializers.DictField(required=False, allow_null=True)
+    stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+    n = serializers.IntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
 
     def validate_messages(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(value) > settings.CHATGATEWAY_MAX_MESSAGES:
             raise serializers.ValidationError(
                 f"{len(value)} messages is too many; the limit is {settings.CHATGATEWAY_MAX_MESSAGES}."
             )
-        check_prompt_size(sum(_text_length(message.get("content")) for message in value))
         return value
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Every string the model reads counts: message contents, tool-call arguments, names, tool
+        # descriptions (the validated messages hold only role and content, so the request is read).
+        raw = self.initial_data
+        check_prompt_size(_text_length(raw.get("messages")) + _text_length(raw.get("tools")))
+        return attrs
 
-def _text_length(content: Any) -> int:
-    """Characters of text in a message's content (the text parts of a list of parts)."""
-    if isinstance(content, str):
-        return len(content)
-    if isinstance(content, list):
-        return sum(len(part["text"]) for part in content if isinstance(part.get("text"), str))
+
+def _text_length(value: Any) -> int:
+    """Characters in every string inside `value` (dictionary keys aside), data parts excepted."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(_text_length(item) for item in value)
+    if isinstance(value, dict):
+        if value.get("type") in DATA_PARTS:
+            return 0
+        return sum(_text_length(item) for item in value.values())
     return 0

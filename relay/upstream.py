@@ -325,13 +325,9 @@ async def open_stream(params: dict[str, Any]) -> UpstreamStream:
     async def attempt(timeout: float) -> UpstreamStream:
         stack = contextlib.AsyncExitStack()
         try:
-            response = await stack.enter_async_context(
-                async_client().chat.completions.with_streaming_response.create(
-                    **_sdk_arguments(params, stream=True), stream=True, timeout=timeout
-                )
-            )
-            events = _events(response.iter_lines())
-            first = await asyncio.wait_for(anext(events), timeout)
+            # The whole opening (connect, headers, first event) gets what is left of the deadline;
+            # each read after it gets a full OPENAI_TIMEOUT, whatever earlier attempts took.
+            response, events, first = await asyncio.wait_for(_open(stack, params), timeout)
         except BaseException as exc:
             await stack.aclose()
             if isinstance(exc, TimeoutError):
@@ -342,6 +338,16 @@ async def open_stream(params: dict[str, Any]) -> UpstreamStream:
         return UpstreamStream(stack=stack, events=events, first=first, request_id=response.request_id)
 
     return await _with_retries_async(attempt)
+
+
+async def _open(stack: contextlib.AsyncExitStack, params: dict[str, Any]) -> tuple[Any, Any, StreamEvent]:
+    response = await stack.enter_async_context(
+        async_client().chat.completions.with_streaming_response.create(
+            **_sdk_arguments(params, stream=True), stream=True, timeout=settings.OPENAI_TIMEOUT
+        )
+    )
+    events = _events(response.iter_lines())
+    return response, events, await anext(events)
 
 
 async def _events(lines: AsyncIterator[str]) -> AsyncIterator[StreamEvent]:

@@ -16,6 +16,8 @@ from apikeys.models import APIKey
         ({"name": "   "}, "name"),
         ({"name": "x" * 101}, "name"),
         ({"name": None}, "name"),
+        ({"name": 5}, "name"),
+        ({"name": ["laptop"]}, "name"),
         ({"name": "ci", "expires": "tomorrow"}, "expires"),
     ],
 )

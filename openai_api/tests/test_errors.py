@@ -190,3 +190,65 @@ def test_it_answers_an_endpoint_it_does_not_offer_with_openais_404(gateway, user
 
     assert response.status_code == 404
     assert _error(response)["code"] == "unknown_url"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_it_refuses_numbers_json_does_not_have_with_400(gateway, user, number):
+    response = requests.post(
+        f"{gateway.url}/v1/chat/completions",
+        data=f'{{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "x"}}], "temperature": {number}}}',
+        headers={"Authorization": f"Bearer {issue_access_token(user)}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+
+    assert response.status_code == 400
+    assert _error(response)["code"] == "parse_error"
+    assert used_today(user) == 0
+
+
+def test_it_checks_the_model_exactly_as_it_will_send_it(gateway, user):
+    response = _post(gateway, user, {"model": " gpt-4o-mini ", "messages": HELLO})
+
+    assert response.status_code == 404
+    assert _error(response)["code"] == "model_not_found"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"messages": [{"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "x" * 200}}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "input_text", "input_text": "x" * 200}]}]},
+        {"tools": [{"type": "function", "function": {"name": "f", "description": "x" * 200}}]},
+    ],
+)  # fmt: skip
+def test_every_string_the_model_reads_counts_towards_the_prompt_limit(gateway, user, settings, extra):
+    settings.CHATGATEWAY_MAX_PROMPT_CHARS = 100
+    body = {"model": "gpt-4o-mini", "messages": HELLO, **extra}
+
+    response = _post(gateway, user, body)
+
+    assert response.status_code == 400
+    assert "limit is 100" in _error(response)["message"]
+
+
+def test_an_image_part_does_not_count_as_prompt_text(gateway, user, settings):
+    settings.CHATGATEWAY_MAX_PROMPT_CHARS = 100
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 5000}}
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "What?"}, image]}],
+    }
+
+    assert _post(gateway, user, body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [({"stream": True, "stream_options": {"include_usage": "no"}}, "stream_options.include_usage"), ({"n": 9}, "n")],
+)
+def test_it_refuses_stream_options_and_n_of_the_wrong_kind(gateway, user, extra, param):
+    response = _post(gateway, user, {"model": "gpt-4o-mini", "messages": HELLO, **extra})
+
+    assert response.status_code == 400
+    assert _error(response)["param"] == param

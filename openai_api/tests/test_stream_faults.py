@@ -119,3 +119,15 @@ def test_a_client_leaving_before_the_answer_still_counts_and_is_recorded(gateway
         time.sleep(0.05)
     assert UsageRecord.objects.get(user=user).status_code == 499
     assert used_today(user) == 1
+
+
+def test_a_retried_stream_still_gets_the_full_timeout_for_each_pause(sdk, user, settings):
+    """The opening used part of OPENAI_TIMEOUT on a retry; the pauses inside the stream get all of it."""
+    settings.OPENAI_TIMEOUT = 1.6
+    settings.OPENAI_MAX_RETRIES = 1
+    text = f"retried {time.monotonic()} [dev:flaky=1] [dev:chunks=4] [dev:stall=1.1]"
+
+    chunks = _stream(sdk, text)
+
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert used_today(user) == 1

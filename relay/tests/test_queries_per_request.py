@@ -46,4 +46,3 @@ def test_an_api_key_costs_no_more_than_a_token(user, client):
 
     assert response.status_code == 200
     assert len(_statements(queries)) == 6, "its last_used is written at most once a minute"
-
