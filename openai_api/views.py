@@ -2,8 +2,9 @@
 JWT as its `api_key`.
 
 The chat endpoint is an async view: while a worker waits on the upstream it serves other requests,
-and a stream holds no thread. Its database work (authentication, the quota, the usage record) runs in
-a thread through `sync_to_async`.
+and no thread is busy while a stream waits. Its database work (authentication, the quota, the usage
+record) runs in a thread through `sync_to_async` (Django keeps one idle thread per request for that:
+see docs/architecture.md).
 """
 
 from __future__ import annotations
