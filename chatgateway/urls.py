@@ -6,6 +6,7 @@ from apikeys.views import APIKeyDetailView, APIKeyListView
 from chatapi.views import AskView, TokenView
 from chatgateway.health import healthz
 from quota.views import QuotaView
+from relay.usage_views import UsageView
 from relay.views import ChatView
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
     path("api/chat/", ChatView.as_view(), name="chat"),
     path("api/quota/", QuotaView.as_view(), name="quota"),
+    path("api/usage/", UsageView.as_view(), name="usage"),
     path("api/keys/", APIKeyListView.as_view(), name="api-keys"),
     path("api/keys/<int:pk>/", APIKeyDetailView.as_view(), name="api-key"),
     path("api-auth/", include("rest_framework.urls")),  # log in/out links of the browsable API

@@ -4,6 +4,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from quota.serializers import QuotaStatusSerializer
+from relay.models import UsageRecord
 
 
 def check_prompt_size(total_chars: int) -> None:
@@ -77,3 +78,39 @@ class ChatResponseSerializer(serializers.Serializer):
     model = serializers.CharField()
     usage = UsageSerializer()
     quota = QuotaStatusSerializer()
+
+
+class UsageFiltersSerializer(serializers.Serializer):
+    """The query string of GET /api/usage/ (the page and page size are the paginator's)."""
+
+    since = serializers.DateField(required=False, help_text="The first day to list, YYYY-MM-DD in TIME_ZONE.")
+    until = serializers.DateField(required=False, help_text="The last day to list, YYYY-MM-DD in TIME_ZONE.")
+    model = serializers.CharField(required=False, max_length=200, help_text="Only records of this model.")
+
+    def validate(self, attrs: dict) -> dict:
+        if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError("'since' is after 'until': give the earlier day as 'since'.")
+        return attrs
+
+
+class UsageRecordSerializer(serializers.ModelSerializer):
+    """One relay attempt as its user sees it: never the texts or the upstream's request id."""
+
+    class Meta:
+        model = UsageRecord
+        fields = [
+            "id",
+            "created",
+            "endpoint",
+            "model",
+            "stream",
+            "status_code",
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "estimated",
+            "latency_ms",
+            "ttfb_ms",
+            "error",
+        ]
+        read_only_fields = fields
