@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatgateway.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -39,10 +39,18 @@ from relay.services import RelayAttempt  # noqa: E402
 ROUNDS = 500
 
 
-def timed(step) -> float:
+def timed(samples: list[float], step, *args, **kwargs):
+    """Run `step`, add its milliseconds to `samples`, return its result."""
     started = time.perf_counter()
-    step()
-    return (time.perf_counter() - started) * 1000
+    result = step(*args, **kwargs)
+    samples.append((time.perf_counter() - started) * 1000)
+    return result
+
+
+def whole_request(user_id: int, usage: upstream.Usage) -> None:
+    run = RelayAttempt(user_id=user_id, endpoint="v1", model="bench", messages=[])
+    run.reserve(completion_tokens=100)
+    run.succeed(usage=usage, answer="")
 
 
 def main() -> None:
@@ -53,30 +61,22 @@ def main() -> None:
     samples: dict[str, list[float]] = {"baseline: read the user by key": [], "reserve (locked read + write)": [],
                                        "settle (one UPDATE)": [], "record (one INSERT)": [],
                                        "all three, as a request waits": []}  # fmt: skip
+    baseline, reserve, settle, record, whole = samples.values()
     for _ in range(ROUNDS):
-        samples["baseline: read the user by key"].append(timed(lambda: User.objects.get(pk=user.pk)))
-        holder = {}
-        samples["reserve (locked read + write)"].append(
-            timed(lambda: holder.update(r=reserve_request(user_id=user.pk, completion_tokens=100)))
-        )
-        samples["settle (one UPDATE)"].append(timed(lambda: settle_request(reservation=holder["r"], tokens=100)))
+        timed(baseline, User.objects.get, pk=user.pk)
+        reservation = timed(reserve, reserve_request, user_id=user.pk, completion_tokens=100)
+        timed(settle, settle_request, reservation=reservation, tokens=100)
         attempt = RelayAttempt(user_id=user.pk, endpoint="v1", model="bench", messages=[])
-        samples["record (one INSERT)"].append(timed(lambda: attempt._record(200, usage=usage)))
-
-        def whole() -> None:
-            run = RelayAttempt(user_id=user.pk, endpoint="v1", model="bench", messages=[])
-            run.reserve(completion_tokens=100)
-            run.succeed(usage=usage, answer="")
-
-        samples["all three, as a request waits"].append(timed(whole))
+        timed(record, attempt._record, 200, usage=usage)
+        timed(whole, whole_request, user.pk, usage)
     UsageRecord.objects.filter(user=user).delete()
 
-    baseline = statistics.median(samples["baseline: read the user by key"])
+    baseline_ms = statistics.median(baseline)
     print(f"database: {connection.vendor}, {ROUNDS} rounds, medians")
-    print(f"{'step':34} {'ms':>7} {'× baseline':>11}")
+    print(f"{'step':34} {'ms':>7} {'x baseline':>11}")
     for name, values in samples.items():
         median = statistics.median(values)
-        print(f"{name:34} {median:7.3f} {median / baseline:11.1f}")
+        print(f"{name:34} {median:7.3f} {median / baseline_ms:11.1f}")
 
 
 if __name__ == "__main__":
