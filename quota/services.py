@@ -14,7 +14,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, PositiveBigIntegerField, Value, When
 from django.db.models.functions import Greatest
 
 from quota import clock
@@ -141,7 +141,9 @@ def reset_today(*, user_ids: list[int]) -> int:
     return Quota.objects.filter(user_id__in=user_ids).update(
         used=0,
         tokens_used=0,
-        tokens_reserved=Case(When(day__lt=today, then=Value(0)), default=F("tokens_reserved")),
+        tokens_reserved=Case(
+            When(day__lt=today, then=Value(0)), default=F("tokens_reserved"), output_field=PositiveBigIntegerField()
+        ),
         day=today,
     )
 

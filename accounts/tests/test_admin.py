@@ -47,8 +47,8 @@ def change_form(user: User, **fields) -> dict:
 def test_the_user_page_shows_and_edits_the_quota_inline(admin_client, make_user):
     ada = make_user("ada")
     page = admin_client.get(f"/admin/accounts/user/{ada.pk}/change/")
-    assert b"Daily limit" in page.content
-    assert b"Used today" in page.content
+    assert b"Daily request limit" in page.content
+    assert b"Requests used" in page.content
 
     response = admin_client.post(
         f"/admin/accounts/user/{ada.pk}/change/", change_form(ada, **{"quota-0-daily_limit": "25"})

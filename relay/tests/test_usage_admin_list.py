@@ -1,0 +1,69 @@
+"""The usage records list in admin: read-only, filtered, with the totals of what it lists above it."""
+
+from __future__ import annotations
+
+from relay.models import UsageRecord
+from relay.tests.records import record
+
+
+def test_it_lists_the_records_read_only(admin_client, make_user):
+    record(make_user("ada"), model="gpt-4o")
+
+    response = admin_client.get("/admin/relay/usagerecord/")
+
+    assert response.status_code == 200
+    assert "gpt-4o" in response.content.decode()
+    assert admin_client.get("/admin/relay/usagerecord/add/").status_code == 403
+    page = admin_client.get(f"/admin/relay/usagerecord/{UsageRecord.objects.get().pk}/change/")
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
+
+
+def test_it_shows_the_totals_of_the_filtered_records(admin_client, make_user):
+    ada, bob = make_user("ada"), make_user("bob")
+    record(ada, prompt_tokens=100, completion_tokens=20, total_tokens=120)
+    record(ada, status_code=502, error="upstream_error", prompt_tokens=0, completion_tokens=0, total_tokens=0)
+    record(ada, model="gpt-4o", prompt_tokens=1, completion_tokens=1, total_tokens=2)
+    record(bob, prompt_tokens=1000, completion_tokens=1000, total_tokens=2000)
+
+    response = admin_client.get("/admin/relay/usagerecord/", {"user__id__exact": ada.pk, "model__exact": "gpt-4o-mini"})
+
+    totals = response.context["usage_totals"]
+    assert (totals.requests, totals.successful, totals.errors) == (2, 1, 1)
+    assert (totals.prompt_tokens, totals.completion_tokens, totals.total_tokens) == (100, 20, 120)
+    assert 'id="usage-totals"' in response.content.decode()
+
+
+def test_the_totals_follow_the_search_too(admin_client, make_user):
+    record(make_user("ada"))
+    record(make_user("bob"))
+    record(make_user("bobby"))
+
+    response = admin_client.get("/admin/relay/usagerecord/", {"q": "bob"})
+
+    assert response.context["usage_totals"].requests == 2
+    assert response.context["usage_totals"].users == 2
+
+
+def test_it_filters_by_status_stream_endpoint_and_estimate(admin_client, make_user):
+    ada = make_user("ada")
+    record(ada, status_code=429, stream=True, endpoint="chat", estimated=True)
+    record(ada)
+
+    for name, value in [("status_code__exact", 429), ("stream__exact", 1), ("endpoint__exact", "chat"),
+                        ("estimated__exact", 1)]:  # fmt: skip
+        response = admin_client.get("/admin/relay/usagerecord/", {name: value})
+
+        assert response.status_code == 200, name
+        assert response.context["cl"].result_count == 1, name
+
+
+def test_it_links_the_export_with_the_filters_and_the_dashboard(admin_client, make_user):
+    ada = make_user("ada")
+    record(ada)
+
+    response = admin_client.get("/admin/relay/usagerecord/", {"user__id__exact": ada.pk})
+
+    content = response.content.decode()
+    assert f'href="/admin/relay/usagerecord/export/?user__id__exact={ada.pk}"' in content
+    assert 'href="/admin/relay/usagerecord/dashboard/"' in content
