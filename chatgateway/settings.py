@@ -103,6 +103,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # through one cache whose table locks ignore the busy timeout, unlike any real deployment.
     # One file per test run (the process id), so that two runs in one checkout never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A pool per server process: a request borrows a connection for each database step and gives it
+    # back at once (the relay releases it between steps), so many open streams share a few connections.
+    # 0 turns the pool off (each step then opens a connection of its own, or keeps one per
+    # DATABASE_CONN_MAX_AGE, which a pool excludes).
+    POOL_MAX_SIZE = envint("DATABASE_POOL_MAX_SIZE", 10, minimum=0)
+    if POOL_MAX_SIZE and not DATABASES["default"]["CONN_MAX_AGE"]:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": POOL_MAX_SIZE,
+            "timeout": envfloat("DATABASE_POOL_TIMEOUT", 10.0),  # seconds to wait for a free connection
+        }
 # A transaction must never stay open across a call upstream, which takes seconds.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -9,7 +9,9 @@ How a request is settled:
   may bill for it), recorded as status 499 with the usage known or estimated so far;
 - otherwise it counts, with the usage the upstream reported (estimated when it reported none).
 Every attempt leaves one UsageRecord. The database work runs in a thread (`sync_to_async`), so
-the event loop keeps serving other streams meanwhile.
+the event loop keeps serving other streams meanwhile, and each step hands its database connection
+back when it is done (`_in_db`): a stream may stay open for minutes, and a thousand open streams must
+not hold a thousand connections.
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 from quota.services import Allowance
 from relay import upstream
 from relay.models import UsageRecord
 from relay.services import RelayAttempt
 
+T = TypeVar("T")
 CLIENT_CLOSED = 499  # nginx's status for "the client closed the request"; only ever in records
 
 
@@ -57,8 +61,12 @@ async def relay_completion(*, caller: Caller, params: dict[str, Any]) -> Passed:
     except BaseException as exc:
         await _settle_failure(attempt, exc)
         raise
-    await sync_to_async(attempt.succeed)(
-        model=completion.model, usage=completion.usage, answer=completion.text, request_id=completion.request_id
+    await _in_db(
+        attempt.succeed,
+        model=completion.model,
+        usage=completion.usage,
+        answer=completion.text,
+        request_id=completion.request_id,
     )
     return Passed(body=completion.body, allowance=attempt.reservation.allowance, request_id=completion.request_id)
 
@@ -80,6 +88,20 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
     return Passed(body=events, allowance=attempt.reservation.allowance, request_id=stream.request_id)
 
 
+async def _in_db(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a database step in the request's thread, then close that thread's connection (with a
+    pool, give it back), which also releases the one authentication opened."""
+    return await sync_to_async(_run_and_release)(step, *args, **kwargs)
+
+
+def _run_and_release(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    try:
+        return step(*args, **kwargs)
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool) -> RelayAttempt:
     return RelayAttempt(
         user_id=caller.user_id,
@@ -98,7 +120,7 @@ async def _reserve(attempt: RelayAttempt, params: dict[str, Any]) -> dict[str, A
     cap_name = "max_completion_tokens" if "max_completion_tokens" in params else "max_tokens"
     asked = params.get(cap_name)
     asked = asked if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0 else None
-    reservation = await sync_to_async(attempt.reserve)(completion_tokens=asked * choices if asked else None)
+    reservation = await _in_db(attempt.reserve, completion_tokens=asked * choices if asked else None)
     if reservation.token_budget is None:
         return params
     # Each of the n choices may use its cap: together they stay within the budget.
@@ -108,13 +130,11 @@ async def _reserve(attempt: RelayAttempt, params: dict[str, Any]) -> dict[str, A
 async def _settle_failure(attempt: RelayAttempt, exc: BaseException) -> None:
     """Before anything reached the client: refunded, unless the client itself went away."""
     if isinstance(exc, asyncio.CancelledError):
-        await sync_to_async(attempt.succeed)(
-            usage=None, answer="", status_code=CLIENT_CLOSED, error="client_disconnected"
-        )
+        await _in_db(attempt.succeed, usage=None, answer="", status_code=CLIENT_CLOSED, error="client_disconnected")
     elif isinstance(exc, upstream.UpstreamError):
-        await sync_to_async(attempt.fail)(exc)
+        await _in_db(attempt.fail, exc)
     else:
-        await sync_to_async(attempt.refund)()
+        await _in_db(attempt.refund)
 
 
 async def _server_sent_events(
@@ -131,7 +151,8 @@ async def _server_sent_events(
         nonlocal settled
         settled = True
         await stream.aclose()
-        await sync_to_async(attempt.succeed)(
+        await _in_db(
+            attempt.succeed,
             model=model,
             usage=usage,
             answer="".join(answer),
@@ -150,13 +171,13 @@ async def _server_sent_events(
     except upstream.UpstreamError as error:
         settled = True
         await stream.aclose()
-        await sync_to_async(attempt.fail)(error)
+        await _in_db(attempt.fail, error)
         yield _error_event(error)
         return
     except Exception:
         settled = True
         await stream.aclose()
-        await sync_to_async(attempt.refund)()  # a bug of ours costs nothing
+        await _in_db(attempt.refund)  # a bug of ours costs nothing
         raise
     else:
         await settle()
