@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install
+.PHONY: run serve test lint install
 
 # Creates the virtual environment when missing; reinstalls when a requirements file changes.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -18,6 +18,12 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_users
 	$(PY) manage.py rungateway
+
+# The production server: DEBUG off, so DJANGO_SECRET_KEY and ALLOWED_HOSTS must be set (see README).
+serve: $(STAMP)
+	DEBUG=0 $(PY) manage.py migrate --noinput
+	DEBUG=0 $(PY) manage.py collectstatic --noinput --verbosity 0
+	DEBUG=0 $(PY) manage.py serve
 
 test: $(STAMP)
 	$(PY) -m pytest

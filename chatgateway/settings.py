@@ -135,7 +135,7 @@ USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # In development whitenoise serves the apps' static files straight from their folders (no
 # collectstatic), since `make run` serves through uvicorn, which has no static files of its own.
 WHITENOISE_USE_FINDERS = DEBUG
@@ -230,18 +230,24 @@ OPENAI_TIMEOUT = envfloat(
 )  # seconds for an answer or a first chunk, retries included; and the longest pause inside a stream
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
 
-# --- `make run` (manage.py rungateway) serves on HOST:PORT ---------------------------------------
+# --- `make run` (manage.py rungateway) and `make serve` (manage.py serve) serve on HOST:PORT -------
 RUN_HOST = envstr("HOST", "127.0.0.1")
 RUN_PORT = envint("PORT", 8000, minimum=1)
+# `make serve` only: uvicorn worker processes (WEB_CONCURRENCY, as uvicorn and most platforms call it).
+WEB_WORKERS = envint("WEB_CONCURRENCY", 2, minimum=1)
+ACCESS_LOG = envbool("ACCESS_LOG", True)
+FORWARDED_ALLOW_IPS = envstr("FORWARDED_ALLOW_IPS", "127.0.0.1")
+KEEP_ALIVE_SECONDS = envint("KEEP_ALIVE_SECONDS", 5, minimum=1)
 
 # --- Logging: one line per event; no stack trace, exception text, body or credential -------------
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "filters": {"one_line": {"()": "chatgateway.logfilters.OneLineErrors"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line"]}},
-    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # The HTTP clients log every request line at INFO; keep them quiet unless asked.
