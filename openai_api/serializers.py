@@ -31,6 +31,15 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only (DRF's would take "8" or 8.0, which the upstream would then get as sent)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ContentField(serializers.Field):
     """A message's content: text, a list of content parts, or null (an assistant's tool call)."""
 
@@ -62,7 +71,7 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     messages = ChatMessageSerializer(many=True, allow_empty=False)
     stream = StrictBooleanField(required=False)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
-    n = serializers.IntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
+    n = StrictIntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
 
     def validate_messages(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(value) > settings.CHATGATEWAY_MAX_MESSAGES:

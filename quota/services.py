@@ -14,7 +14,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, PositiveBigIntegerField, Value, When
+from django.db.models import Case, F, PositiveBigIntegerField, Q, Value, When
 from django.db.models.functions import Greatest
 
 from quota import clock
@@ -135,16 +135,22 @@ def reset_stale_counts() -> int:
 
 
 def reset_today(*, user_ids: list[int]) -> int:
-    """Give these users today's allowance afresh (an administrator's action). Budgets of requests in
-    flight stay reserved, so that settling them can't take the count below zero."""
+    """Give these users today's allowance afresh (an administrator's action).
+
+    Budgets of requests in flight stay reserved, so that settling them can't take the count below
+    zero, and a row already on a later day (another host's clock) keeps that day. A request in flight
+    that fails after the reset gives its request back to the fresh count: an administrator's reset can
+    grant at most the requests then in flight on top of the limit.
+    """
     today = clock.today()
+    stale = Q(day__lt=today) | Q(day__isnull=True)
     return Quota.objects.filter(user_id__in=user_ids).update(
         used=0,
         tokens_used=0,
         tokens_reserved=Case(
-            When(day__lt=today, then=Value(0)), default=F("tokens_reserved"), output_field=PositiveBigIntegerField()
+            When(stale, then=Value(0)), default=F("tokens_reserved"), output_field=PositiveBigIntegerField()
         ),
-        day=today,
+        day=Case(When(stale, then=Value(today)), default=F("day")),
     )
 
 

@@ -17,6 +17,7 @@ not hold a thousand connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.db import connection
 
+from chatgateway.request_end import at_request_end
 from quota.services import Allowance
 from relay import upstream
 from relay.models import UsageRecord
@@ -83,8 +85,11 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
         await _settle_failure(attempt, exc)
         raise
     attempt.first_byte()
+    settlement = _StreamSettlement(stream, attempt)
+    # If the client goes away before the body below starts, its `finally` never runs: this does.
+    at_request_end(settlement.abandon)
     include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
-    events = _server_sent_events(stream, attempt, include_usage=include_usage)
+    events = _server_sent_events(settlement, include_usage=include_usage)
     return Passed(body=events, allowance=attempt.reservation.allowance, request_id=stream.request_id)
 
 
@@ -113,18 +118,36 @@ def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool) -> RelayAt
     )
 
 
+CAPS = ("max_tokens", "max_completion_tokens")
+
+
 async def _reserve(attempt: RelayAttempt, params: dict[str, Any]) -> dict[str, Any]:
     """Reserve the request; under a token limit, the request's completion budget too, and return
-    the parameters with `max_tokens` (or `max_completion_tokens`) capped to that budget."""
-    choices = params.get("n") if isinstance(params.get("n"), int) and params["n"] > 0 else 1
-    cap_name = "max_completion_tokens" if "max_completion_tokens" in params else "max_tokens"
-    asked = params.get(cap_name)
-    asked = asked if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0 else None
-    reservation = await _in_db(attempt.reserve, completion_tokens=asked * choices if asked else None)
+    the parameters with every completion cap it sent (`max_tokens`, `max_completion_tokens`), or
+    `max_tokens` if it sent none, set to its share of that budget."""
+    choices = params.get("n") or 1  # a checked integer (openai_api.serializers)
+    asked = [params[name] for name in CAPS if _positive_int(params.get(name))]
+    wanted = max(asked) * choices if asked else None
+    # Shielded: if the client goes away while the reservation waits for the quota row's lock, the
+    # reservation still completes in its thread; it is then given back before the cancellation goes on.
+    reserving = asyncio.ensure_future(_in_db(attempt.reserve, completion_tokens=wanted))
+    try:
+        reservation = await asyncio.shield(reserving)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # QuotaExceeded or a database error: nothing was taken
+            await reserving
+            await _in_db(attempt.refund)
+        raise
     if reservation.token_budget is None:
         return params
     # Each of the n choices may use its cap: together they stay within the budget.
-    return {**params, cap_name: max(1, reservation.token_budget // choices)}
+    share = max(1, reservation.token_budget // choices)
+    present = [name for name in CAPS if name in params] or ["max_tokens"]
+    return {**params, **dict.fromkeys(present, share)}
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 async def _settle_failure(attempt: RelayAttempt, exc: BaseException) -> None:
@@ -137,55 +160,73 @@ async def _settle_failure(attempt: RelayAttempt, exc: BaseException) -> None:
         await _in_db(attempt.refund)
 
 
-async def _server_sent_events(
-    stream: upstream.UpstreamStream, attempt: RelayAttempt, *, include_usage: bool
-) -> AsyncIterator[bytes]:
-    usage = None
-    answer: list[str] = []
-    model = str(stream.first.chunk.get("model") or attempt.model)
-    settled = False
+class _StreamSettlement:
+    """Ends one streamed attempt exactly once, however it ends: closes the upstream request, then
+    settles (the request counts) or refunds it. The database step runs even if a cancellation
+    arrives while the upstream request is being closed."""
 
-    async def settle(status_code: int = 200, error: str = "") -> None:
-        """Close the upstream request and settle the attempt, before the client's last event, so
-        that a client holding `[DONE]` finds its request counted and recorded."""
-        nonlocal settled
-        settled = True
-        await stream.aclose()
-        await _in_db(
-            attempt.succeed,
-            model=model,
-            usage=usage,
-            answer="".join(answer),
-            request_id=stream.request_id,
-            status_code=status_code,
-            error=error,
-        )
+    def __init__(self, stream: upstream.UpstreamStream, attempt: RelayAttempt) -> None:
+        self.stream = stream
+        self.attempt = attempt
+        self.model = str(stream.first.chunk.get("model") or attempt.model)
+        self.usage: upstream.Usage | None = None
+        self.answer: list[str] = []
+        self.done = False
 
+    def note(self, event: upstream.StreamEvent) -> None:
+        self.usage = event.usage or self.usage
+        self.answer.append(event.text)
+
+    async def finish(
+        self, *, status_code: int = 200, reason: str = "", error: upstream.UpstreamError | None = None,
+        refund: bool = False,
+    ) -> None:  # fmt: skip
+        if self.done:
+            return
+        self.done = True
+        try:
+            await self.stream.aclose()
+        finally:
+            if error is not None:
+                await _in_db(self.attempt.fail, error)
+            elif refund:
+                await _in_db(self.attempt.refund)
+            else:
+                await _in_db(
+                    self.attempt.succeed,
+                    model=self.model,
+                    usage=self.usage,
+                    answer="".join(self.answer),
+                    request_id=self.stream.request_id,
+                    status_code=status_code,
+                    error=reason,
+                )
+
+    async def abandon(self) -> None:
+        """The client went away: the upstream request is closed at once, and the request counts."""
+        await self.finish(status_code=CLIENT_CLOSED, reason="client_disconnected")
+
+
+async def _server_sent_events(settlement: _StreamSettlement, *, include_usage: bool) -> AsyncIterator[bytes]:
     try:
-        async for event in stream:
-            usage = event.usage or usage
-            answer.append(event.text)
+        async for event in settlement.stream:
+            settlement.note(event)
             if event.only_usage and not include_usage:
                 continue  # the gateway asked for it for its own accounting
             yield f"data: {event.data}\n\n".encode()
     except upstream.UpstreamError as error:
-        settled = True
-        await stream.aclose()
-        await _in_db(attempt.fail, error)
+        await settlement.finish(error=error)
         yield _error_event(error)
         return
     except Exception:
-        settled = True
-        await stream.aclose()
-        await _in_db(attempt.refund)  # a bug of ours costs nothing
+        await settlement.finish(refund=True)  # a bug of ours costs nothing
         raise
     else:
-        await settle()
+        # Settled before the client's last event, so that a client holding `[DONE]` finds its
+        # request counted and recorded.
+        await settlement.finish()
     finally:
-        if not settled:
-            # The client went away (the task was cancelled or this generator closed): the upstream
-            # request is closed at once, and the request counts.
-            await settle(CLIENT_CLOSED, "client_disconnected")
+        await settlement.abandon()  # nothing to do unless the client went away mid-stream
     yield b"data: [DONE]\n\n"
 
 

@@ -102,3 +102,20 @@ def test_a_token_limit_reached_is_a_429_the_sdk_does_not_retry(sdk, token_limite
     assert headers["x-should-retry"] == "false"
     assert headers["x-ratelimit-remaining-tokens"] == "0"
     assert int(headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("n", ["8", 8.0, True])
+def test_n_must_be_a_json_integer(gateway, token_limited, n):
+    """A lax upstream would take "8" as 8 choices, each with the whole budget."""
+    response = _chat(gateway, token_limited, "Hi", n=n, max_tokens=500)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "n"
+
+
+def test_both_completion_caps_are_capped_when_both_are_sent(gateway, token_limited, dev_upstream):
+    """Some upstreams read only max_tokens, others only max_completion_tokens."""
+    _chat(gateway, token_limited, "Hi", max_completion_tokens=10, max_tokens=100_000)
+
+    sent = dev_upstream.received[-1]["body"]
+    assert sent["max_tokens"] == sent["max_completion_tokens"] == 1000

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 import time_machine
 
+from quota import clock
 from quota.exceptions import QuotaExceeded
 from quota.models import Plan, Quota
-from quota.services import quota_status, refund_request, reserve_request, settle_request
+from quota.services import quota_status, refund_request, reserve_request, reset_today, settle_request
 
 NOON = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.UTC)
 
@@ -128,3 +129,16 @@ def test_a_request_in_flight_at_midnight_is_not_charged_to_the_new_day(limited, 
     assert (status.used_today, status.tokens_used_today) == (1, 0)
     settle_request(reservation=fresh, tokens=100)
     assert quota_status(user_id=limited.pk).tokens_remaining == 900
+
+
+def test_an_admin_reset_never_moves_a_later_day_back(limited):
+    """Another host's clock passed midnight first: budgets reserved for that day must still settle."""
+    tomorrow = clock.today() + dt.timedelta(days=1)
+    Quota.objects.filter(user=limited).update(day=tomorrow)
+    reservation = reserve_request(user_id=limited.pk, completion_tokens=300)
+
+    reset_today(user_ids=[limited.pk])
+    settle_request(reservation=reservation, tokens=50)
+
+    quota = Quota.objects.get(user=limited)
+    assert (quota.day, quota.tokens_reserved, quota.tokens_used) == (tomorrow, 0, 50)

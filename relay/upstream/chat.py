@@ -31,10 +31,17 @@ def create_chat_completion(*, messages: list[dict[str, str]], model: str, max_to
     ))  # fmt: skip
     if not getattr(response, "choices", None):
         raise UpstreamError("upstream_malformed_response")
-    usage = response.usage
     return Completion(
         text=response.choices[0].message.content or "",
         model=response.model or model,
-        usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) if usage else None,
+        usage=_usage(response.usage),
         request_id=response._request_id,
     )
+
+
+def _usage(usage: object) -> Usage | None:
+    """The reported usage, or None (then estimated) when it is missing or not whole counts."""
+    counts = [getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens", "total_tokens")]
+    if not all(isinstance(count, int) and count >= 0 for count in counts):
+        return None
+    return Usage(*counts)
