@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import socket
+
 import uvicorn
+import uvicorn.config
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -15,6 +18,7 @@ class Command(BaseCommand):
             f"Serving the gateway on http://{settings.RUN_HOST}:{settings.RUN_PORT}/ "
             f"with {settings.WEB_WORKERS} worker process(es)"
         )
+        uvicorn.config.Config.bind_socket = _bind_socket_without_nagle
         uvicorn.run(
             "chatgateway.asgi:application",
             host=settings.RUN_HOST,
@@ -28,3 +32,20 @@ class Command(BaseCommand):
             timeout_keep_alive=settings.KEEP_ALIVE_SECONDS,
             log_level=settings.LOG_LEVEL.lower(),
         )
+
+
+_uvicorn_bind_socket = uvicorn.config.Config.bind_socket
+
+
+def _bind_socket_without_nagle(self: uvicorn.config.Config) -> socket.socket:
+    """uvicorn's listening socket, with TCP_NODELAY, which Linux passes on to every accepted connection.
+
+    With several workers uvicorn binds the socket itself with `proto` 0, and asyncio turns Nagle's
+    algorithm off only on sockets whose `proto` is IPPROTO_TCP; a response then goes out as two writes
+    and, on a kept-alive connection, its body waits about 40 ms for the client's delayed ACK
+    (https://github.com/Kludex/uvicorn/issues/3149). Measured by bench/run.py: docs/performance.md.
+    """
+    sock = _uvicorn_bind_socket(self)
+    if sock.family in {socket.AF_INET, socket.AF_INET6}:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
