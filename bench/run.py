@@ -3,7 +3,7 @@ against the same requests sent straight to the upstream in the same run.
 
     .venv/bin/python bench/run.py                        # SQLite, the full run (about 2 minutes)
     .venv/bin/python bench/run.py --database postgres    # a fresh PostgreSQL database, made and dropped
-    .venv/bin/python bench/run.py --quick                # a tiny run for CI (about 20 s)
+    .venv/bin/python bench/run.py --quick                # a tiny run for CI (about 30 s)
 
 It starts a fake upstream (bench/fake_upstream.py: asyncio, so that it is not the bottleneck), then the
 production server as `make serve` does (migrate, collectstatic, `manage.py serve` with DEBUG=0 and

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from adrf.views import APIView as AsyncAPIView
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -44,6 +45,14 @@ class OpenAIStyleMixin:
 
 class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `POST /v1/chat/completions`, streamed or not; the upstream's answer, unchanged."""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        # Authentication (run in a thread by adrf) is done with the database: give its connection back
+        # now, not after the hop back to the event loop and the next step (under load, with a pool,
+        # connections held across that hop ran the pool dry).
+        if not connection.in_atomic_block:
+            connection.close()
 
     async def post(self, request: Request) -> HttpResponse:
         chat = ChatCompletionRequestSerializer(data=request.data)

@@ -29,12 +29,15 @@ class DailyQuotaResetMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         today = clock.today()
         if self.reset_for != today:
+            # Marked first, so that the requests arriving meanwhile don't each run it too (at start-up
+            # or midnight under load that was hundreds of the same UPDATE); unmarked if it fails.
+            self.reset_for = today
             try:
                 rows = reset_stale_counts()
             except DatabaseError:
+                self.reset_for = None
                 logger.warning("daily quota reset postponed: the database is unavailable")
             else:
-                self.reset_for = today
                 if rows:
                     logger.info("daily quota reset: %d user counts started afresh for %s", rows, today)
         return self.get_response(request)
