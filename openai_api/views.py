@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from adrf.views import APIView as AsyncAPIView
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -28,7 +27,7 @@ from chatgateway.exceptions import openai_exception_handler
 from chatgateway.parsers import StrictJSONParser
 from openai_api.serializers import ChatCompletionRequestSerializer
 from quota.headers import rate_limit_headers
-from relay.passthrough import Caller, open_completion_stream, relay_completion
+from relay.passthrough import Caller, open_completion_stream, relay_completion, release_connection
 
 
 class OpenAIStyleMixin:
@@ -51,8 +50,7 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         # Authentication (run in a thread by adrf) is done with the database: give its connection back
         # now, not after the hop back to the event loop and the next step (under load, with a pool,
         # connections held across that hop ran the pool dry).
-        if not connection.in_atomic_block:
-            connection.close()
+        release_connection()
 
     async def post(self, request: Request) -> HttpResponse:
         chat = ChatCompletionRequestSerializer(data=request.data)
