@@ -11,6 +11,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.timezone import localtime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import parsers, status
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.permissions import AllowAny
@@ -20,7 +21,9 @@ from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_access_token
+from chatapi.serializers import AskResponseSerializer, LoginSerializer, TokenResponseSerializer
 from chatgateway.exceptions import envelope_exception_handler
+from chatgateway.openapi import envelope_errors, relay_headers
 from chatgateway.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from quota.headers import rate_limit_headers
 from relay.models import UsageRecord
@@ -43,6 +46,16 @@ class TokenView(EnvelopeAPIView):
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'  # a failed login is a 401, which must name a scheme
 
+    @extend_schema(
+        operation_id="chatapi_token",
+        # Any other content type is read as JSON too (the original's clients vary).
+        request={
+            media_type: LoginSerializer
+            for media_type in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+        },
+        responses={201: TokenResponseSerializer, **envelope_errors(400, 401, 413, 503)},
+        tags=["ChatAPI"],
+    )
     def post(self, request: Request) -> Response:
         username, password = _credentials(request)
         user = authenticate(request._request, username=username, password=password)
@@ -77,6 +90,15 @@ class AskView(EnvelopeAPIView):
     # No HEAD: it would ask the model and charge the user for an answer they never see.
     http_method_names = ["get", "options"]
 
+    @extend_schema(
+        operation_id="chatapi_ask",
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="The question (up to CHATGATEWAY_MAX_PROMPT_CHARS)."),
+            *relay_headers(),
+        ],
+        responses={200: AskResponseSerializer, **envelope_errors(400, 401, 403, 429, 502, 503, 504)},
+        tags=["ChatAPI"],
+    )
     def get(self, request: Request) -> Response:
         relayed = relay_chat(
             user_id=request.user.pk,

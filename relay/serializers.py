@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from quota.serializers import QuotaStatusSerializer
@@ -33,6 +34,7 @@ class MessageSerializer(serializers.Serializer):
     content = TextField()
 
 
+@extend_schema_serializer(component_name="Chat")  # the request half: "ChatRequest"
 class ChatRequestSerializer(serializers.Serializer):
     prompt = TextField(required=False, help_text="A single question.")
     messages = MessageSerializer(
@@ -114,3 +116,12 @@ class UsageRecordSerializer(serializers.ModelSerializer):
             "error",
         ]
         read_only_fields = fields
+
+
+class UsagePageSerializer(serializers.Serializer):
+    """One page of GET /api/usage/ (DRF's page-number pagination)."""
+
+    count = serializers.IntegerField(help_text="Records matching the filters, on all pages.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null on the first.")
+    results = UsageRecordSerializer(many=True)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 
 from django.core.paginator import Paginator
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatgateway.openapi import rest_errors
 from relay.selectors import usage_records_for
-from relay.serializers import UsageFiltersSerializer, UsageRecordSerializer
+from relay.serializers import UsageFiltersSerializer, UsagePageSerializer, UsageRecordSerializer
 
 # At most nine digits: Python refuses to parse very long digit strings, and no page is that far anyway.
 WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
@@ -49,6 +51,15 @@ class UsageView(APIView):
 
     pagination_class = UsagePagination
 
+    @extend_schema(
+        parameters=[
+            UsageFiltersSerializer,
+            OpenApiParameter("page", int, description="The page, from 1 (the last page at most)."),
+            OpenApiParameter("page_size", int, description="Records a page, 1 to 500 (50 by default)."),
+        ],
+        responses={200: UsagePageSerializer, **rest_errors(400, 401, 503)},
+        tags=["Chat"],
+    )
     def get(self, request: Request) -> Response:
         filters = UsageFiltersSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
