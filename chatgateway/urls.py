@@ -34,5 +34,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
+handler404 = "chatgateway.exceptions.page_not_found"
+
 admin.site.site_header = "ChatGateway administration"
 admin.site.site_title = "ChatGateway"
