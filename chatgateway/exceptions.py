@@ -74,7 +74,7 @@ def _as_api_exception(exc: Exception) -> Exception:
         plain.auth_header = getattr(exc, "auth_header", None)  # keeps WWW-Authenticate
         return plain
     if isinstance(exc, TooManyAPIKeys):
-        return exceptions.ValidationError(str(exc), code="too_many_api_keys")
+        return exceptions.ValidationError({"detail": str(exc)}, code="too_many_api_keys")
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed multipart body, …
