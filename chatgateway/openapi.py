@@ -9,8 +9,10 @@ response to what is written here.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.contrib import rest_framework_simplejwt as jwt_schema
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
@@ -68,6 +70,28 @@ class APIKeyScheme(OpenApiAuthenticationExtension):
         if any(isinstance(permission, NotThroughAnAPIKey) for permission in auto_schema.view.get_permissions()):
             return None
         return {self.name: []}
+
+
+class CheckedByCode(OpenApiSerializerExtension):
+    """A serializer as drf-spectacular maps it, plus the rules its validation code enforces, which
+    drf-spectacular can't see (a list not empty, one field or another, a setting's allowed values)."""
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return self.amend(schema)
+
+    def amend(self, schema: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def allowed_models() -> dict[str, Any]:
+    """The schema of a model name: one of CHATGATEWAY_MODELS, read when the schema is made."""
+    return {"type": "string", "enum": list(settings.CHATGATEWAY_MODELS), "description": "One of CHATGATEWAY_MODELS."}
+
+
+def message_list(items: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a conversation: 1 to CHATGATEWAY_MAX_MESSAGES messages."""
+    return {**items, "minItems": 1, "maxItems": settings.CHATGATEWAY_MAX_MESSAGES}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -213,3 +237,11 @@ class TokenRefreshExtension(jwt_schema.TokenRefreshSerializerExtension):
 
 class TokenVerifyExtension(jwt_schema.TokenVerifySerializerExtension):
     target_class = "accounts.tokens.TokenVerifySerializer"
+
+
+def openapi_document() -> dict[str, Any]:
+    """The schema /api/schema/ serves, as plain JSON data."""
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))

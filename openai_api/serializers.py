@@ -14,6 +14,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from chatgateway.openapi import CheckedByCode, allowed_models, message_list
 from relay.serializers import TextField, check_prompt_size
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
@@ -97,6 +98,16 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         raw = self.initial_data
         check_prompt_size(_text_length(raw.get("messages")) + _text_length(raw.get("tools")))
         return attrs
+
+
+class ChatCompletionRequestChecks(CheckedByCode):
+    target_class = ChatCompletionRequestSerializer
+
+    def amend(self, schema: dict[str, Any]) -> dict[str, Any]:
+        properties = schema["properties"]
+        properties["messages"] = message_list(properties["messages"])
+        properties["model"] = {**allowed_models(), "description": "One of CHATGATEWAY_MODELS; any other is a 404."}
+        return schema
 
 
 def _text_length(value: Any) -> int:

@@ -4,6 +4,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from chatgateway.openapi import CheckedByCode, allowed_models, message_list
 from quota.serializers import QuotaStatusSerializer
 from relay.models import UsageRecord
 
@@ -67,6 +68,17 @@ class ChatRequestSerializer(serializers.Serializer):
             attrs["messages"] = [{"role": "user", "content": attrs.pop("prompt")}]
         attrs.setdefault("model", settings.CHATGATEWAY_MODEL)
         return attrs
+
+
+class ChatRequestChecks(CheckedByCode):
+    target_class = ChatRequestSerializer
+
+    def amend(self, schema: dict) -> dict:
+        properties = schema["properties"]
+        properties["prompt"]["maxLength"] = settings.CHATGATEWAY_MAX_PROMPT_CHARS
+        properties["messages"] = message_list(properties["messages"])
+        properties["model"] = allowed_models()
+        return {**schema, "oneOf": [{"required": ["prompt"]}, {"required": ["messages"]}]}
 
 
 class UsageSerializer(serializers.Serializer):

@@ -54,8 +54,12 @@ class UsageView(APIView):
     @extend_schema(
         parameters=[
             UsageFiltersSerializer,
-            OpenApiParameter("page", int, description="The page, from 1 (the last page at most)."),
-            OpenApiParameter("page_size", int, description="Records a page, 1 to 500 (50 by default)."),
+            OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="The page, from 1 to the last."),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": UsagePagination.max_page_size},
+                description=f"Records a page ({UsagePagination.page_size} by default).",
+            ),
         ],
         responses={200: UsagePageSerializer, **rest_errors(400, 401, 503)},
         tags=["Chat"],
