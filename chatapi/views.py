@@ -37,7 +37,10 @@ class EnvelopeAPIView(APIView):
 
 
 class TokenView(EnvelopeAPIView):
-    """Log in with `{"u": "<username>", "p": "<password>"}` to get a bearer token for `/api`."""
+    """Log in with `{"u": "<username>", "p": "<password>"}` to get a bearer token for `/api`.
+
+    The body may be JSON (read as JSON whatever its Content-Type), form-encoded or multipart.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
