@@ -40,30 +40,28 @@ ERROR_MEANINGS = {
 }
 
 
-class JWTScheme(OpenApiAuthenticationExtension):
+class BearerScheme(OpenApiAuthenticationExtension):
+    """`Authorization: Bearer …`: both the gateway's own credentials are sent so."""
+
+    bearer_format = ""
+    description = ""
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": self.bearer_format, "description": self.description}
+
+
+class JWTScheme(BearerScheme):
     target_class = "accounts.authentication.JWTAuthentication"
     name = "jwtAuth"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "`Authorization: Bearer <token>`, a token from `/token` or `/api/token/`.",
-        }
+    bearer_format = "JWT"
+    description = "`Authorization: Bearer <token>`, a token from `/token` or `/api/token/`."
 
 
-class APIKeyScheme(OpenApiAuthenticationExtension):
+class APIKeyScheme(BearerScheme):
     target_class = "apikeys.authentication.APIKeyAuthentication"
     name = "apiKeyAuth"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "sk-…",
-            "description": "`Authorization: Bearer sk-…`, an API key made at `/api/keys/`.",
-        }
+    bearer_format = "sk-…"
+    description = "`Authorization: Bearer sk-…`, an API key made at `/api/keys/`."
 
     def get_security_requirement(self, auto_schema: Any) -> dict[str, list] | None:
         # Views that refuse API keys (managing keys) run the class only to say so: not a way in.

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from chatgateway.openapi import CheckedByCode, allowed_models, message_list
-from relay.serializers import TextField, check_prompt_size
+from relay.serializers import TextField, UsageSerializer, check_prompt_size
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 MAX_CHOICES = 8  # `n`: one request may ask for this many answers at most
@@ -139,12 +139,6 @@ class CompletionChoiceSerializer(serializers.Serializer):
     finish_reason = serializers.CharField(allow_null=True, required=False)
 
 
-class CompletionUsageSerializer(serializers.Serializer):
-    prompt_tokens = serializers.IntegerField()
-    completion_tokens = serializers.IntegerField()
-    total_tokens = serializers.IntegerField()
-
-
 class ChatCompletionSerializer(serializers.Serializer):
     """`object: "chat.completion"`; streamed, the same comes as `chat.completion.chunk` events instead."""
 
@@ -153,7 +147,7 @@ class ChatCompletionSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     model = serializers.CharField()
     choices = CompletionChoiceSerializer(many=True)
-    usage = CompletionUsageSerializer(required=False, allow_null=True)
+    usage = UsageSerializer(required=False, allow_null=True)
 
 
 class ModelSerializer(serializers.Serializer):
