@@ -81,6 +81,8 @@ def _credentials(request: Request) -> tuple[str, str]:
     username, password = data.get("u"), data.get("p")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise ValidationError('Both "u" (username) and "p" (password) are required, as strings.')
+    if "\x00" in username + password:  # PostgreSQL can't even look such a name up
+        raise ValidationError("Null characters are not allowed in a username or password.")
     return username, password
 
 
