@@ -54,6 +54,7 @@ def target(gateway, settings, make_user) -> Target:
     # upstream wait: the gateway gives up after this long (and the 504 fails the run), so no example
     # takes longer.
     settings.OPENAI_TIMEOUT = 1.0
+    settings.CHATGATEWAY_STORE_TEXT = True  # every fuzzed text then goes to the database too
     user = make_user("fuzzer", daily_limit=10**9)
     _, raw_key = create_api_key(user=user, name="fuzz")
     target = Target(gateway.url, {"jwtAuth": str(issue_access_token(user)), "apiKeyAuth": raw_key})
