@@ -1,6 +1,6 @@
-"""Relaying OpenAI-compatible requests (/v1) asynchronously: the same steps as
-`relay.services.relay_chat` (a `RelayAttempt`), for requests passed through as the client sent them,
-streamed or not.
+"""Relaying a chat completion asynchronously, for every relay endpoint (`/v1`, `/api`, `/api/chat/`): the
+steps of a `relay.services.RelayAttempt`, for requests passed through as the client sent them, streamed
+or not.
 
 How a request is settled:
 - the upstream fails before anything reached the client: refunded, and the error is raised;
