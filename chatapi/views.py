@@ -22,21 +22,22 @@ from rest_framework.views import APIView
 from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_access_token
 from chatapi.serializers import AskResponseSerializer, LoginSerializer, TokenResponseSerializer
+from chatgateway.async_views import AsyncAPIView
 from chatgateway.exceptions import envelope_exception_handler
 from chatgateway.openapi import envelope_errors, relay_headers
 from chatgateway.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from quota.headers import rate_limit_headers
 from relay.models import UsageRecord
+from relay.passthrough import Caller, relay_completion
 from relay.serializers import check_prompt_size
-from relay.services import relay_chat
 
 
-class EnvelopeAPIView(APIView):
+class EnvelopeErrorsMixin:
     def get_exception_handler(self):
         return envelope_exception_handler
 
 
-class TokenView(EnvelopeAPIView):
+class TokenView(EnvelopeErrorsMixin, APIView):
     """Log in with `{"u": "<username>", "p": "<password>"}` to get a bearer token for `/api`.
 
     The body may be JSON (read as JSON whatever its Content-Type), form-encoded or multipart.
@@ -86,7 +87,7 @@ def _credentials(request: Request) -> tuple[str, str]:
     return username, password
 
 
-class AskView(EnvelopeAPIView):
+class AskView(EnvelopeErrorsMixin, AsyncAPIView):
     """Ask the model one question: `GET /api?q=<question>` with `Authorization: Bearer <token>`."""
 
     # Bearer tokens only: a GET that spends quota must not be triggered by a cross-site link
@@ -104,11 +105,10 @@ class AskView(EnvelopeAPIView):
         responses={200: AskResponseSerializer, **envelope_errors(400, 401, 403, 429, 502, 503, 504)},
         tags=["ChatAPI"],
     )
-    def get(self, request: Request) -> Response:
-        relayed = relay_chat(
-            user_id=request.user.pk,
-            messages=[{"role": "user", "content": _question(request)}],
-            model=settings.CHATGATEWAY_MODEL,
+    async def get(self, request: Request) -> Response:
+        relayed = await relay_completion(
+            caller=Caller.of(request),
+            params={"model": settings.CHATGATEWAY_MODEL, "messages": [{"role": "user", "content": _question(request)}]},
             endpoint=UsageRecord.Endpoint.CHATAPI,
         )
         return Response(

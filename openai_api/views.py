@@ -3,13 +3,11 @@ JWT as its `api_key`.
 
 The chat endpoint is an async view: while a worker waits on the upstream it serves other requests,
 and no thread is busy while a stream waits. Its database work (authentication, the quota, the usage
-record) runs in a thread through `sync_to_async` (Django keeps one idle thread per request for that:
-see docs/architecture.md).
+record) runs in the database threads (chatgateway/db.py).
 """
 
 from __future__ import annotations
 
-from adrf.views import APIView as AsyncAPIView
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -19,11 +17,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
 from apikeys.authentication import APIKeyAuthentication
 from apikeys.models import APIKey
+from chatgateway.async_views import AsyncAPIView
 from chatgateway.exceptions import openai_exception_handler
 from chatgateway.openapi import openai_errors, relay_headers
 from chatgateway.parsers import StrictJSONParser
@@ -34,7 +32,7 @@ from openai_api.serializers import (
     ModelSerializer,
 )
 from quota.headers import rate_limit_headers
-from relay.passthrough import Caller, open_completion_stream, relay_completion, release_connection
+from relay.passthrough import Caller, open_completion_stream, relay_completion
 
 
 class OpenAIStyleMixin:
@@ -73,13 +71,6 @@ STREAM_EVENT = {
 
 class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `POST /v1/chat/completions`, streamed or not; the upstream's answer, unchanged."""
-
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        super().initial(request, *args, **kwargs)
-        # Authentication (run in a thread by adrf) is done with the database: give its connection back
-        # now, not after the hop back to the event loop and the next step (under load, with a pool,
-        # connections held across that hop ran the pool dry).
-        release_connection()
 
     @extend_schema(
         operation_id="v1_chat_completions",
@@ -121,7 +112,7 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         return response
 
 
-class ModelListView(OpenAIStyleMixin, APIView):
+class ModelListView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `GET /v1/models`: the models this gateway lets its users ask."""
 
     @extend_schema(
@@ -129,11 +120,11 @@ class ModelListView(OpenAIStyleMixin, APIView):
         responses={200: ModelListSerializer, **openai_errors(401, 503)},
         tags=["OpenAI-compatible"],
     )
-    def get(self, request: Request) -> Response:
+    async def get(self, request: Request) -> Response:
         return Response({"object": "list", "data": [_model(name) for name in settings.CHATGATEWAY_MODELS]})
 
 
-class ModelView(OpenAIStyleMixin, APIView):
+class ModelView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `GET /v1/models/{model}`."""
 
     @extend_schema(
@@ -141,7 +132,7 @@ class ModelView(OpenAIStyleMixin, APIView):
         responses={200: ModelSerializer, **openai_errors(401, 404, 503)},
         tags=["OpenAI-compatible"],
     )
-    def get(self, request: Request, model: str) -> Response:
+    async def get(self, request: Request, model: str) -> Response:
         check_model_allowed(model)
         return Response(_model(model))
 
