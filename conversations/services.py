@@ -47,12 +47,12 @@ def prompt_for(*, conversation: Conversation, content: str) -> list[dict[str, st
     budget = settings.CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS - estimate_prompt_tokens([*system, new])
     room = settings.CHATGATEWAY_MAX_MESSAGES - len(system) - 1
     history: list[dict[str, str]] = []
-    newest_first = conversation.messages.order_by("-created", "-id").only("role", "content")
-    for message in newest_first[: max(room, 0)]:
-        budget -= estimate_prompt_tokens([message.as_prompt()])
+    newest_first = Message.objects.filter(conversation=conversation).order_by("-created", "-id")
+    for message in newest_first.values("role", "content")[: max(room, 0)]:
+        budget -= estimate_prompt_tokens([message])
         if budget < 0:
             break
-        history.append(message.as_prompt())
+        history.append(message)
     history.reverse()
     while history and history[0]["role"] == Message.Role.ASSISTANT:
         history.pop(0)  # a reply whose question was left out would only confuse the model
