@@ -17,13 +17,12 @@ from conversations.selectors import conversation_of, conversations_of
 from conversations.serializers import (
     ConversationSerializer,
     ConversationWithMessagesSerializer,
-    MessageSerializer,
+    ExchangeSerializer,
     NewMessageSerializer,
 )
 from conversations.services import send_message
 from conversations.streaming import open_message_stream
 from quota.headers import rate_limit_headers
-from quota.serializers import QuotaStatusSerializer
 from relay.passthrough import Caller, in_db, release_connection
 from relay.usage_views import UsagePagination
 
@@ -103,12 +102,7 @@ class MessageListView(AsyncAPIView):
             allowance = stream.allowance
         else:
             exchange = await send_message(caller=caller, conversation=conversation, content=content)
-            body = {
-                "message": MessageSerializer(exchange.message).data,
-                "reply": MessageSerializer(exchange.reply).data,
-                "quota": QuotaStatusSerializer(exchange.quota).data,
-            }
-            response = Response(body, status=status.HTTP_201_CREATED)
+            response = Response(ExchangeSerializer(exchange).data, status=status.HTTP_201_CREATED)
             allowance = exchange.allowance
         for name, value in rate_limit_headers(allowance).items():
             response[name] = value
