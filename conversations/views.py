@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from adrf.views import APIView as AsyncAPIView
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework import status
@@ -11,7 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys.models import APIKey
+from chatgateway.async_views import AsyncAPIView
+from chatgateway.db import in_db
 from chatgateway.parsers import StrictJSONParser
 from conversations.selectors import conversation_of, conversations_of
 from conversations.serializers import (
@@ -23,7 +23,7 @@ from conversations.serializers import (
 from conversations.services import send_message
 from conversations.streaming import open_message_stream
 from quota.headers import rate_limit_headers
-from relay.passthrough import Caller, in_db, release_connection
+from relay.passthrough import Caller
 from relay.usage_views import UsagePagination
 
 
@@ -84,15 +84,11 @@ class MessageListView(AsyncAPIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
 
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        super().initial(request, *args, **kwargs)
-        release_connection()  # authentication is done with the database (see openai_api.views)
-
     async def post(self, request: Request, pk: int) -> HttpResponse:
         conversation = await in_db(conversation_of, user_id=request.user.pk, conversation_id=pk)
         new = NewMessageSerializer(data=request.data, context={"conversation": conversation})
         new.is_valid(raise_exception=True)
-        caller = Caller(user_id=request.user.pk, api_key_id=_api_key_id(request))
+        caller = Caller.of(request)
         content = new.validated_data["content"]
         if new.validated_data["stream"]:
             stream = await open_message_stream(caller=caller, conversation=conversation, content=content)
@@ -107,7 +103,3 @@ class MessageListView(AsyncAPIView):
         for name, value in rate_limit_headers(allowance).items():
             response[name] = value
         return response
-
-
-def _api_key_id(request: Request) -> int | None:
-    return request.auth.pk if isinstance(request.auth, APIKey) else None
