@@ -178,14 +178,14 @@ _RELAY_HEADERS = [
 ]
 
 
-def relay_headers(*, answered: int = 200) -> list[OpenApiParameter]:
-    """The headers of a relay answer (status `answered`), of a daily limit (429), of a block (403), and of
+def relay_headers(*, answered: tuple[int, ...] = (200,)) -> list[OpenApiParameter]:
+    """The headers of a relay answer (statuses `answered`), of a daily limit (429), of a block (403), and of
     failures a retry can't mend (429, and a 502 for the gateway's own misconfiguration).
 
     The limits' headers are always on an answer and on a 429; a 403 has them when it is a block
     (not, say, a session's failed CSRF check).
     """
-    statuses = {"answer": [answered, 429], "refusal": [403], "any": [answered, 403, 429], "unretried": [429, 502]}
+    statuses = {"answer": [*answered, 429], "refusal": [403], "any": [*answered, 403, 429], "unretried": [429, 502]}
     headers = []
     for name, kind, description, required_on, optional_on in _RELAY_HEADERS:
         if required_on:

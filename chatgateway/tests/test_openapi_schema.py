@@ -45,7 +45,8 @@ def test_it_is_served_to_anyone_whatever_credentials_they_send(document, credent
 
 def test_it_describes_every_endpoint_once(document):
     assert sorted(document["paths"]) == [
-        "/api", "/api/chat/", "/api/keys/", "/api/keys/{id}/", "/api/quota/", "/api/token/",
+        "/api", "/api/chat/", "/api/conversations/", "/api/conversations/{id}/",
+        "/api/conversations/{id}/messages/", "/api/keys/", "/api/keys/{id}/", "/api/quota/", "/api/token/",
         "/api/token/refresh/", "/api/token/verify/", "/api/usage/", "/healthz", "/token",
         "/v1/chat/completions", "/v1/models", "/v1/models/{model}",
     ]  # fmt: skip
