@@ -16,7 +16,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated or request.method != "GET":
         return login(request)
     config = {
-        "urls": {"quota": reverse("quota"), "conversations": "/api/conversations/"},
+        "urls": {"quota": reverse("quota"), "conversations": reverse("conversations")},
         "models": settings.CHATGATEWAY_MODELS,
         "defaultModel": settings.CHATGATEWAY_MODEL,
         "maxPromptChars": settings.CHATGATEWAY_MAX_PROMPT_CHARS,

@@ -87,10 +87,10 @@
   const number = (value) => new Intl.NumberFormat(language).format(value);
   const resetTime = (iso) =>
     new Intl.DateTimeFormat(language, {
-      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
     }).format(new Date(iso));
   const shortDate = (iso) =>
-    new Intl.DateTimeFormat(language, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }).format(
+    new Intl.DateTimeFormat(language, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(
       new Date(iso),
     );
 
@@ -106,28 +106,31 @@
   function showQuota(quota) {
     const time = resetTime(quota.resets_at);
     const parts = [
-      interpolate(gettext("%(remaining)s of %(limit)s requests left today"),
-        { remaining: number(Math.max(0, quota.remaining)), limit: number(quota.daily_limit) }, true),
+      interpolate(ngettext("%(remaining)s of %(limit)s request left today", "%(remaining)s of %(limit)s requests left today",
+        quota.daily_limit), { remaining: number(Math.max(0, quota.remaining)), limit: number(quota.daily_limit) }, true),
     ];
     if (quota.daily_token_limit !== null && quota.daily_token_limit !== undefined) {
       parts.push(interpolate(gettext("%(tokens)s tokens left"), { tokens: number(quota.tokens_remaining ?? 0) }, true));
     }
     parts.push(interpolate(gettext("resets %(time)s"), { time }, true));
     $("quota").textContent = parts.join(" · ");
+    const keep = { replace: false };
     if (quota.daily_limit === 0) {
-      showLimit(gettext("An administrator has blocked your use of the model: your daily limit is 0."));
+      showLimit(gettext("An administrator has blocked your use of the model: your daily limit is 0."), keep);
     } else if (quota.remaining <= 0) {
-      showLimit(interpolate(gettext("You have used all %(limit)s requests of today. Your quota resets at %(time)s."),
-        { limit: number(quota.daily_limit), time }, true));
+      showLimit(interpolate(ngettext("You have used your %(limit)s request of today. Your quota resets at %(time)s.",
+        "You have used all %(limit)s requests of today. Your quota resets at %(time)s.", quota.daily_limit),
+        { limit: number(quota.daily_limit), time }, true), keep);
     } else if (quota.tokens_remaining === 0) {
       showLimit(interpolate(gettext("You have used all %(limit)s tokens of today. Your quota resets at %(time)s."),
-        { limit: number(quota.daily_token_limit), time }, true));
+        { limit: number(quota.daily_token_limit), time }, true), keep);
     } else {
       hideLimit();
     }
   }
 
-  function showLimit(message) {
+  function showLimit(message, { replace = true } = {}) {
+    if (state.limitReached && !replace) return; // the gateway's own refusal says it best: keep it
     state.limitReached = true;
     $("limit").textContent = message;
     $("limit").hidden = false;
@@ -178,7 +181,8 @@
   function markCurrent() {
     for (const button of $("conversations").querySelectorAll("button.conversation")) {
       const current = state.conversation && String(state.conversation.id) === button.dataset.id;
-      button.toggleAttribute("aria-current", Boolean(current));
+      if (current) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
     }
   }
 
@@ -296,7 +300,7 @@
 
   async function streamAnswer(id, text) {
     const response = await request(`${config.urls.conversations}${id}/messages/`, {
-      method: "POST", body: { content: text, stream: true }, accept: "text/event-stream",
+      method: "POST", body: { content: text, stream: true }, accept: "text/event-stream, application/json", // errors before the stream are JSON
     });
     const answer = bubble("assistant", "");
     answer.classList.add("streaming");
