@@ -90,4 +90,4 @@ def test_the_page_loads_no_script_or_style_from_elsewhere(client, user):
     loaded = re.findall(r'<(?:script|link)[^>]* (?:src|href)="([^"]*)"', page)
     assert "/static/web/vendor/marked/marked.umd.js" in loaded
     assert "/static/web/vendor/dompurify/purify.min.js" in loaded
-    assert all(url.startswith("/") and not url.startswith("//") or url == "data:," for url in loaded), loaded
+    assert all((url.startswith("/") and not url.startswith("//")) or url == "data:," for url in loaded), loaded
