@@ -80,7 +80,9 @@ class Browser:
         """Type `text` (Shift+Enter between lines, as Enter sends) and press Send."""
         prompt = self.find("#prompt")
         for number, line in enumerate(text.split("\n")):
-            prompt.send_keys(*([Keys.SHIFT + Keys.ENTER] if number else []), line)
+            if number:
+                prompt.send_keys(Keys.SHIFT, Keys.ENTER)  # Shift is let go at the end of each call
+            prompt.send_keys(line)
         self.find("#send").click()
 
     def find(self, selector: str) -> WebElement:

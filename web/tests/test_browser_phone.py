@@ -13,9 +13,10 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_list_is_a_tap_away(browser,
     assert browser.has_no_sideways_scroll()
     assert not browser.find("#sidebar").is_displayed()
 
-    browser.send("A long line: " + "x" * 300 + "\n\n```\n" + "code " * 60 + "\n```")
+    question = "A long line: " + "x" * 300 + "\n\n```\n" + "code " * 60 + "\n```"
+    browser.send(question)
     browser.wait_for_answer()
-    assert len(browser.find_all(".message.user")) == 1  # Shift+Enter made new lines; Enter would have sent
+    assert [message.text for message in browser.find_all(".message.user")] == [question]  # one message, as typed
     assert browser.find_all(".message.assistant pre code")
     assert browser.has_no_sideways_scroll()
 
