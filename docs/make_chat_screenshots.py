@@ -57,7 +57,7 @@ def make_run(scratch: Path) -> Iterator[str]:
     env.update(PORT=str(free_port()), DEV_UPSTREAM_PORT=str(free_port()))
     for command in (["migrate", "--noinput", "-v0"], ["setup_users"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [sys.executable, "manage.py", "rungateway", "--noreload"], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL
     )
     base_url = f"http://127.0.0.1:{env['PORT']}"
