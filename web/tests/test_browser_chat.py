@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
+from conversations.models import Conversation
+
 
 def test_a_user_logs_in_sends_a_message_and_sees_the_answer_stream_in(browser, user):
     browser.log_in(user.username)
@@ -44,3 +46,15 @@ def test_the_conversation_is_there_after_a_reload_and_opens_from_the_list(browse
     browser.wait_for_answer()
     browser.wait(lambda: len(browser.find_all("#conversations button.conversation")) == 2)
     assert browser.text("#conversations button.conversation .title") == "Something else"  # newest first
+
+
+def test_an_answer_that_fails_midway_says_so_and_gives_the_message_back(browser, user):
+    browser.log_in(user.username)
+
+    browser.send("Tell me a story [dev:chunks=6] [dev:error_event]")
+
+    failure = browser.wait(lambda: browser.text(".message.assistant.failed .failure"))
+    assert failure == "The upstream model service failed to answer. Please try again later."
+    assert browser.find("#prompt").get_attribute("value") == "Tell me a story [dev:chunks=6] [dev:error_event]"
+    browser.wait(lambda: not Conversation.objects.filter(user=user).exists())  # nothing was kept
+    assert browser.text("#quota").startswith("10 of 10 requests left today")  # nor counted

@@ -268,22 +268,16 @@
     let created = null;
     try {
       if (!state.conversation) {
+        // Untitled: the gateway names a conversation after its first message.
         const model = $("model") ? $("model").value : config.defaultModel;
-        created = await api(config.urls.conversations, { method: "POST", body: { title: titleOf(text), model } });
+        created = await api(config.urls.conversations, { method: "POST", body: { model } });
         state.conversation = created;
         window.history.replaceState(null, "", `#conversation-${created.id}`);
       }
-      await streamAnswer(state.conversation.id, text);
+      if (!(await streamAnswer(state.conversation.id, text))) notKept(text, created);
     } catch (error) {
-      // Refused before the answer started: nothing was said and nothing counted, so the message goes
-      // back into the box, and a conversation made for it alone goes away.
       question.remove();
-      prompt.value = text;
-      updateEmpty();
-      if (created) {
-        state.conversation = null;
-        api(`${config.urls.conversations}${created.id}/`, { method: "DELETE" }).catch(() => {});
-      }
+      notKept(text, created);
       if (error.status === 429 || error.status === 403) showLimit(error.message);
       else showError(error.message || gettext("The gateway could not be reached. Please try again."));
       loadQuota();
@@ -293,9 +287,16 @@
     }
   }
 
-  function titleOf(text) {
-    const line = text.split("\n")[0].trim();
-    return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+  // A message that got no answer was neither kept nor counted: it goes back into the box to send again,
+  // and a conversation made for it alone goes away.
+  function notKept(text, created) {
+    if (!$("prompt").value) $("prompt").value = text;
+    updateEmpty();
+    if (created) {
+      state.conversation = null;
+      window.history.replaceState(null, "", window.location.pathname);
+      api(`${config.urls.conversations}${created.id}/`, { method: "DELETE" }).catch(() => {});
+    }
   }
 
   async function streamAnswer(id, text) {
@@ -308,6 +309,7 @@
     const content = answer.querySelector(".content");
     let written = "";
     let ended = false;
+    let kept = false;
     let frame = 0;
     const draw = () => {
       frame = 0;
@@ -320,7 +322,7 @@
           written += event.content;
           frame = frame || window.requestAnimationFrame(draw);
         } else if (event.type === "done") {
-          ended = true;
+          ended = kept = true;
           written = (event.reply && event.reply.content) || written;
           if (event.quota) showQuota(event.quota);
           else loadQuota();
@@ -338,6 +340,7 @@
     answer.classList.remove("streaming");
     if (!ended) failed(answer, gettext("The answer was cut off: the connection to the gateway was lost."));
     scrollToEnd();
+    return kept;
   }
 
   function failed(answer, message) {
