@@ -68,7 +68,8 @@ class ConversationDetailView(APIView):
         conversation = conversation_of(user_id=request.user.pk, conversation_id=pk)
         edit = ConversationSerializer(conversation, data=request.data, partial=True)
         edit.is_valid(raise_exception=True)
-        edit.save()
+        if edit.validated_data:  # an edit of nothing is no activity: the conversation keeps its place
+            edit.save()
         return Response(edit.data)
 
     def delete(self, request: Request, pk: int) -> Response:
