@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -19,6 +20,16 @@ def _connections_in_use() -> int:
     for while none was free (the server runs in this process, so this is its pool)."""
     stats = connection.pool.get_stats()
     return stats["pool_size"] - stats["pool_available"] + stats.get("requests_waiting", 0)
+
+
+def _fewest_in_use(samples: int = 5) -> int:
+    """The fewest in use at a few moments: a database step of some request may hold one briefly, but
+    connections held by open streams show in every sample."""
+    counts = []
+    for _ in range(samples):
+        counts.append(_connections_in_use())
+        time.sleep(0.1)
+    return min(counts)
 
 
 def test_open_conversation_streams_hold_no_database_connection(gateway, make_user):
@@ -45,10 +56,11 @@ def test_open_conversation_streams_hold_no_database_connection(gateway, make_use
     for thread in threads:
         thread.start()
     started.wait()
-    during = _connections_in_use()
+    during = _fewest_in_use()
     finish.set()
     for thread in threads:
         thread.join(timeout=30)
 
     assert ends == ['data: {"type": "done",'] * STREAMS
+    # The test's own connection, and at most one step of a request in flight at that moment.
     assert during <= 2, f"{during} database connections held by {STREAMS} open streams"
