@@ -23,7 +23,7 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _refuse_constant(name: str) -> None:
-    raise ParseError(f"{name} is not a JSON number; send a finite number.")
+    raise ParseError(gettext("{name} is not a JSON number; send a finite number.").format(name=name))
 
 
 def _finite_float(text: str) -> float:

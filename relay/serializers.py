@@ -100,7 +100,7 @@ class UsageFiltersSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError("'since' is after 'until': give the earlier day as 'since'.")
+            raise serializers.ValidationError(gettext("'since' is after 'until': give the earlier day as 'since'."))
         return attrs
 
 
