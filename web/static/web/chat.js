@@ -278,7 +278,7 @@
     } catch (error) {
       question.remove();
       notKept(text, created);
-      if (error.status === 429 || error.status === 403) showLimit(error.message);
+      if (error.status === 429) showLimit(error.message);
       else showError(error.message || gettext("The gateway could not be reached. Please try again."));
       loadQuota();
     } finally {
@@ -300,8 +300,9 @@
   }
 
   async function streamAnswer(id, text) {
+    // Errors before the stream starts are JSON; the answer itself comes as server-sent events.
     const response = await request(`${config.urls.conversations}${id}/messages/`, {
-      method: "POST", body: { content: text, stream: true }, accept: "text/event-stream, application/json", // errors before the stream are JSON
+      method: "POST", body: { content: text, stream: true }, accept: "text/event-stream, application/json",
     });
     const answer = bubble("assistant", "");
     answer.classList.add("streaming");
