@@ -52,11 +52,14 @@ class Passed:
     body: bytes | AsyncIterator[bytes]
     allowance: Allowance
     request_id: str | None = None
+    completion: upstream.RawCompletion | None = None  # a non-streamed answer, read (for conversations)
 
 
-async def relay_completion(*, caller: Caller, params: dict[str, Any]) -> Passed:
+async def relay_completion(
+    *, caller: Caller, params: dict[str, Any], endpoint: str = UsageRecord.Endpoint.V1
+) -> Passed:
     """Relay one non-streamed completion; raises QuotaExceeded or UpstreamError (refunded)."""
-    attempt = _attempt(caller, params, stream=False)
+    attempt = _attempt(caller, params, stream=False, endpoint=endpoint)
     params = await _reserve(attempt, params)
     try:
         completion = await upstream.pass_through_completion(params)
@@ -70,14 +73,33 @@ async def relay_completion(*, caller: Caller, params: dict[str, Any]) -> Passed:
         answer=completion.text,
         request_id=completion.request_id,
     )
-    return Passed(body=completion.body, allowance=attempt.reservation.allowance, request_id=completion.request_id)
+    return Passed(
+        body=completion.body,
+        allowance=attempt.reservation.allowance,
+        request_id=completion.request_id,
+        completion=completion,
+    )
 
 
 async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> Passed:
     """Reserve a request and open the upstream stream; the body is the client's SSE stream, which
     settles the request when it ends. Raises QuotaExceeded or UpstreamError (refunded) before the
     first chunk."""
-    attempt = _attempt(caller, params, stream=True)
+    settlement = await open_settled_stream(caller=caller, params=params)
+    include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
+    events = _server_sent_events(settlement, include_usage=include_usage)
+    allowance = settlement.attempt.reservation.allowance
+    return Passed(body=events, allowance=allowance, request_id=settlement.stream.request_id)
+
+
+async def open_settled_stream(
+    *, caller: Caller, params: dict[str, Any], endpoint: str = UsageRecord.Endpoint.V1
+) -> StreamSettlement:
+    """Reserve a request and open the upstream stream, whose first event has arrived. The caller
+    iterates `settlement.stream`, `note()`s each event and `finish()`es it; if the client goes away
+    first, the request is settled when the request ends. Raises QuotaExceeded or UpstreamError
+    (refunded) before the first chunk."""
+    attempt = _attempt(caller, params, stream=True, endpoint=endpoint)
     params = await _reserve(attempt, params)
     try:
         stream = await upstream.open_stream(params)
@@ -86,11 +108,9 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
         raise
     attempt.first_byte()
     settlement = _StreamSettlement(stream, attempt)
-    # If the client goes away before the body below starts, its `finally` never runs: this does.
+    # If the client goes away before the stream's body starts, its `finally` never runs: this does.
     at_request_end(settlement.abandon)
-    include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
-    events = _server_sent_events(settlement, include_usage=include_usage)
-    return Passed(body=events, allowance=attempt.reservation.allowance, request_id=stream.request_id)
+    return settlement
 
 
 async def _in_db(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -116,11 +136,13 @@ def release_connection() -> None:
         connection.close()
 
 
-def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool) -> RelayAttempt:
+def _attempt(
+    caller: Caller, params: dict[str, Any], *, stream: bool, endpoint: str = UsageRecord.Endpoint.V1
+) -> RelayAttempt:
     return RelayAttempt(
         user_id=caller.user_id,
         api_key_id=caller.api_key_id,
-        endpoint=UsageRecord.Endpoint.V1,
+        endpoint=endpoint,
         model=str(params["model"]),
         messages=params["messages"],
         stream=stream,
@@ -237,6 +259,11 @@ async def _server_sent_events(settlement: _StreamSettlement, *, include_usage: b
     finally:
         await settlement.abandon()  # nothing to do unless the client went away mid-stream
     yield b"data: [DONE]\n\n"
+
+
+# Public names for the other async relays (conversations) that drive a stream of their own.
+StreamSettlement = _StreamSettlement
+in_db = _in_db
 
 
 def _error_event(error: upstream.UpstreamError) -> bytes:
