@@ -119,6 +119,11 @@ class Gateway:
         self.credentials = Credentials(username=username, access=tokens["access"], refresh=tokens["refresh"])
         self.store.save(self.credentials)
 
+    def check(self) -> dict[str, Any]:
+        """Reach the gateway, then prove the credentials (refreshing them, or logging in, if needed): the quota."""
+        self._call("GET", "/healthz").close()  # unreachable: say so before asking anyone for a password
+        return self.get("/api/quota/")
+
     def logout(self) -> None:
         self.credentials = None
         self.store.clear()

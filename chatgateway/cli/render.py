@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import sys
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -38,7 +40,7 @@ def show_answer(console: Console, pieces: Iterable[str]) -> str:
         return _show_plain(console, pieces)
     text = ""
     try:
-        with Live(console=console, transient=True, auto_refresh=False, vertical_overflow="visible") as live:
+        with _no_echo(), Live(console=console, transient=True, auto_refresh=False, vertical_overflow="visible") as live:
             for piece in pieces:
                 text += piece
                 live.update(_Tail(Markdown(text)), refresh=True)
@@ -46,6 +48,26 @@ def show_answer(console: Console, pieces: Iterable[str]) -> str:
         if text:
             console.print(Markdown(text))
     return text
+
+
+@contextlib.contextmanager
+def _no_echo() -> Iterator[None]:
+    """Keys pressed while an answer streams are not echoed: an echo (Ctrl-C's "^C" too) would move the
+    cursor under the live display, which then redraws in the wrong place. Typed-ahead text is kept for the
+    next prompt."""
+    try:
+        import termios
+
+        attributes = termios.tcgetattr(sys.stdin)
+    except (ImportError, OSError, ValueError):  # not a terminal, or not a POSIX one
+        yield
+        return
+    quiet = [*attributes[:3], attributes[3] & ~termios.ECHO, *attributes[4:]]
+    termios.tcsetattr(sys.stdin, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(sys.stdin, termios.TCSANOW, attributes)
 
 
 def _show_plain(console: Console, pieces: Iterable[str]) -> str:
