@@ -115,25 +115,27 @@ def _chosen_language(argv: list[str]) -> str:
 
 
 def build_parser(messages: Messages) -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help=messages("help_url"))
-    common.add_argument("--lang", choices=LANGUAGES, help=messages("help_lang"))
-    common.add_argument("--user", help=messages("help_user"))
-    common.add_argument("--model", help=messages("help_model"))
-    common.add_argument("-c", "--continue", dest="resume", action="store_true", help=messages("help_continue"))
     described = {
         "epilog": messages("epilog", folder=config_folder() / "tokens"),
         "formatter_class": argparse.RawDescriptionHelpFormatter,
     }
-    parser = argparse.ArgumentParser(
-        prog="python -m chatgateway.cli", description=messages("description"), parents=[common], **described
-    )
+    parser = argparse.ArgumentParser(prog="python -m chatgateway.cli", description=messages("description"), **described)
+    _add_options(parser, messages=messages)
     commands = parser.add_subparsers(dest="command")
-    # Options may come before or after the command; after it, an option left out must not undo one given before.
-    quiet = argparse.ArgumentParser(add_help=False, parents=[common], argument_default=argparse.SUPPRESS)
-    commands.add_parser("chat", parents=[quiet], help=messages("help_chat"))
-    ask = commands.add_parser("ask", parents=[quiet], help=messages("help_ask"), **described)
-    ask.add_argument("question", nargs="*", help=messages("help_question"))
-    commands.add_parser("login", parents=[quiet], help=messages("help_login"))
-    commands.add_parser("logout", parents=[quiet], help=messages("help_logout"))
+    for name, extra in (("chat", {}), ("ask", described), ("login", {}), ("logout", {})):
+        command = commands.add_parser(name, help=messages(f"help_{name}"), **extra)
+        # Options may also follow the command; there, one left out must not undo one given before it.
+        _add_options(command, messages=messages, default=argparse.SUPPRESS)
+        if name == "ask":
+            command.add_argument("question", nargs="*", help=messages("help_question"))
     return parser
+
+
+def _add_options(parser: argparse.ArgumentParser, *, messages: Messages, default: object = None) -> None:
+    parser.add_argument("--url", default=default, help=messages("help_url"))
+    parser.add_argument("--lang", choices=LANGUAGES, default=default, help=messages("help_lang"))
+    parser.add_argument("--user", default=default, help=messages("help_user"))
+    parser.add_argument("--model", default=default, help=messages("help_model"))
+    parser.add_argument(
+        "-c", "--continue", dest="resume", action="store_true", default=default or False, help=messages("help_continue")
+    )

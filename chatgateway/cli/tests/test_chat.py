@@ -1,0 +1,66 @@
+"""The chat loop: answers stream in as Markdown, and each message goes upstream with the turns before it."""
+
+from __future__ import annotations
+
+import re
+
+from conversations.models import Conversation
+
+
+def test_it_sends_the_earlier_turns_with_the_next_message(terminal, logged_in, user, dev_upstream):
+    logged_in(user)
+    screen = terminal()
+    screen.wait_for("Chatting with")
+
+    screen.type("What is a gateway?")
+    screen.wait_for("You said: What is a gateway?")
+    screen.type("And a relay?")
+    screen.wait_for("You said: And a relay?")
+
+    sent = dev_upstream.received[-1]["body"]["messages"]
+    assert [(message["role"], message["content"]) for message in sent] == [
+        ("user", "What is a gateway?"),
+        ("assistant", "(development upstream, not a real model) You said: What is a gateway?"),
+        ("user", "And a relay?"),
+    ]
+    conversation = Conversation.objects.get(user=user)
+    assert conversation.messages.count() == 4
+
+
+def test_it_renders_the_answer_as_markdown(terminal, logged_in, user):
+    logged_in(user)
+    screen = terminal()
+    screen.wait_for("Chatting with")
+
+    screen.type("Say **loud** and `code`")
+    answer = screen.wait_for("requests left today")
+
+    assert "You said: Say loud and code" in answer  # the asterisks and backquotes became styles
+    bold = [char for line in screen.screen.buffer.values() for char in line.values() if char.bold]
+    assert "loud" in "".join(char.data for char in bold)
+
+
+def test_it_shows_what_is_left_of_the_day_after_each_answer(terminal, logged_in, make_user):
+    logged_in(make_user("grace", daily_limit=5))
+    screen = terminal()
+    screen.wait_for("Chatting with")
+
+    screen.type("Hello")
+
+    assert "4 requests left today" in screen.wait_for("left today")
+
+
+def test_it_shows_a_long_answer_as_it_arrives_and_whole_at_the_end(terminal, logged_in, user):
+    """An answer of some 20 lines in a terminal of 12: the live view shows its newest lines, then it is
+    printed whole, each word once (no redraw left a copy behind)."""
+    logged_in(user)
+    screen = terminal(rows=12)
+    screen.wait_for("Chatting with")
+
+    screen.type("Go [dev:chunks=300] [dev:interval=0.01]")
+    partial = screen.wait_for(" word20 ")
+    whole = screen.wait_for("requests left today")
+
+    assert " word290" not in partial
+    numbers = [int(number) for number in re.findall(r"\bword(\d+)\b", whole)]
+    assert numbers == list(range(1, 292))
