@@ -120,8 +120,7 @@ class Gateway:
         self.store.save(self.credentials)
 
     def check(self) -> dict[str, Any]:
-        """Reach the gateway, then prove the credentials (refreshing them, or logging in, if needed): the quota."""
-        self._call("GET", "/healthz").close()  # unreachable: say so before asking anyone for a password
+        """Prove the credentials (refreshing them, or logging in, if needed): the quota."""
         return self.get("/api/quota/")
 
     def logout(self) -> None:
@@ -181,6 +180,7 @@ class Gateway:
         return self._call(method, path, headers={"Authorization": f"Bearer {token}"}, **options)
 
     def _login_again(self) -> None:
+        self._call("GET", "/healthz").close()  # unreachable: say so, not "log in", and ask no one for a password
         if self.credentials is not None:
             self.last_username = self.credentials.username
         self.logout()

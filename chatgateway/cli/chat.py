@@ -12,7 +12,7 @@ from rich.text import Text
 
 from chatgateway.cli.api import Gateway, GatewayError
 from chatgateway.cli.i18n import Messages
-from chatgateway.cli.render import describe, local_time, parse_time, show_answer
+from chatgateway.cli.render import describe, local_time, parse_time, say, show_answer
 
 with contextlib.suppress(ImportError):  # line editing and history for input(), where the platform has it
     import readline  # noqa: F401
@@ -108,7 +108,7 @@ class ChatLoop:
             action(argument.strip())
 
     def say(self, text: str, *, style: str | None = None) -> None:
-        self.console.print(text, style=style, markup=False, highlight=False)
+        say(self.console, text, style=style)
 
     def send(self, text: str) -> None:
         if self.conversation is None:

@@ -160,7 +160,7 @@ _ZH = {
     "empty_question": "没有给出问题。",
 }
 
-_CATALOGUES = {"en": _EN, "zh": _ZH}
+CATALOGUES = {"en": _EN, "zh": _ZH}
 
 
 def language_from_environment(environ: dict[str, str] | None = None) -> str:
@@ -178,7 +178,7 @@ class Messages:
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self._catalogue = _CATALOGUES[language]
+        self._catalogue = CATALOGUES[language]
 
     def __call__(self, key: str, **values: object) -> str:
         return self._catalogue[key].format(**values)

@@ -12,7 +12,7 @@ from rich.console import Console
 from chatgateway.cli.api import Gateway, GatewayError
 from chatgateway.cli.chat import ChatLoop, answer, latest_conversation, new_conversation
 from chatgateway.cli.i18n import LANGUAGES, Messages, language_from_environment
-from chatgateway.cli.render import describe
+from chatgateway.cli.render import describe, say
 from chatgateway.cli.tokens import TokenStore, config_folder
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args, gateway=gateway, messages=messages, errors=errors)
     except GatewayError as error:
-        errors.print(describe(error, messages=messages, url=url), style="red", markup=False)
+        say(errors, describe(error, messages=messages, url=url), style="red")
         return EXIT_STATUS[error.kind]
     except KeyboardInterrupt:
         return INTERRUPTED
@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace, *, gateway: Gateway, messages: Messages, erro
     console = Console(highlight=False)
     if args.command == "logout":
         gateway.logout()
-        console.print(messages("logged_out", url=gateway.url), markup=False)
+        say(console, messages("logged_out", url=gateway.url))
         return 0
     if args.command == "login":
         gateway.logout()
@@ -63,7 +63,7 @@ def _ask(args: argparse.Namespace, *, gateway: Gateway, messages: Messages, cons
     if question in {"", "-"} and not sys.stdin.isatty():
         question = sys.stdin.read().strip()
     if question in {"", "-"}:
-        errors.print(messages("empty_question"), style="red", markup=False)
+        say(errors, messages("empty_question"), style="red")
         return 2
     if args.resume:
         conversation = latest_conversation(gateway, model=args.model)
@@ -85,7 +85,7 @@ def _relogin(*, args: argparse.Namespace, messages: Messages, console: Console, 
         if not interactive:
             raise GatewayError("auth", reason="session_expired" if gateway.last_username else "not_logged_in")
         if gateway.last_username:
-            console.print(messages("session_expired"), style="yellow", markup=False)
+            say(console, messages("session_expired"), style="yellow")
         _ask_for_password(gateway, username=username, messages=messages, console=console)
 
     return relogin
@@ -100,9 +100,9 @@ def _ask_for_password(gateway: Gateway, *, username: str | None, messages: Messa
         except GatewayError as error:
             if error.reason != "wrong_password" or attempt == LOGIN_ATTEMPTS:
                 raise
-            console.print(describe(error, messages=messages, url=gateway.url), style="red", markup=False)
+            say(console, describe(error, messages=messages, url=gateway.url), style="red")
         else:
-            console.print(messages("logged_in", url=gateway.url, username=name), style="green", markup=False)
+            say(console, messages("logged_in", url=gateway.url, username=name), style="green")
             return
 
 

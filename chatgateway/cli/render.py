@@ -83,6 +83,11 @@ def _show_plain(console: Console, pieces: Iterable[str]) -> str:
     return text
 
 
+def say(console: Console, text: str, *, style: str | None = None) -> None:
+    """Print a sentence as it is: no markup read into it, no line breaks added (the terminal wraps)."""
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
 def local_time(moment: datetime) -> str:
     """`moment` in the user's time zone, to the minute, with the zone's name."""
     moment = moment.astimezone()
