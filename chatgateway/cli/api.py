@@ -210,7 +210,10 @@ class Gateway:
         Closing the generator closes the connection, which tells the gateway the client has gone.
         """
         response = self.request(
-            "POST", f"/api/conversations/{conversation_id}/messages/", json={"content": content, "stream": True}, stream=True
+            "POST",
+            f"/api/conversations/{conversation_id}/messages/",
+            json={"content": content, "stream": True},
+            stream=True,
         )
         with response:
             try:

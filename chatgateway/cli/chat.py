@@ -151,9 +151,7 @@ class ChatLoop:
         self.conversation = conversation
         messages = conversation.get("messages", [])
         title = conversation["title"] or self.messages("untitled")
-        self.say(
-            self.messages("opened", title=title, model=conversation["model"], count=len(messages)), style="bold"
-        )
+        self.say(self.messages("opened", title=title, model=conversation["model"], count=len(messages)), style="bold")
         for message in messages:
             if message["role"] == "user":
                 self.console.print(Text.assemble((f"{self.messages('you')}: ", "bold cyan"), message["content"]))
@@ -165,7 +163,11 @@ class ChatLoop:
         resets = local_time(parse_time(status["resets_at"]))
         self.say(
             self.messages(
-                "quota", used=status["used_today"], limit=status["daily_limit"], remaining=status["remaining"], resets=resets
+                "quota",
+                used=status["used_today"],
+                limit=status["daily_limit"],
+                remaining=status["remaining"],
+                resets=resets,
             )
         )
         if status.get("daily_token_limit") is not None:
@@ -182,7 +184,9 @@ class ChatLoop:
             self.say(self.messages("unknown_model", model=name, models=", ".join(available)), style="yellow")
             return
         if self.conversation is not None:
-            self.conversation = self.gateway.send("PATCH", f"/api/conversations/{self.conversation['id']}/", {"model": name})
+            self.conversation = self.gateway.send(
+                "PATCH", f"/api/conversations/{self.conversation['id']}/", {"model": name}
+            )
         self.model = name
         self.say(self.messages("model_set", model=name))
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 
 from accounts.models import User
 from accounts.tokens import TokenObtainPairSerializer
-from chatgateway.cli.tests.terminal import REPO, Terminal
+from chatgateway.cli.tests.terminal import REPO, Terminal, run_client
 from chatgateway.cli.tokens import Credentials, TokenStore
 from conftest import PASSWORD
 
@@ -51,20 +49,25 @@ def terminal(cli_env, gateway):
 
 
 @pytest.fixture
+def chat(terminal, logged_in):
+    """The client in a terminal, already logged in as `user`, past its welcome."""
+
+    def start(user: User, *args: str, **options) -> Terminal:
+        logged_in(user)
+        screen = terminal(*args, **options)
+        screen.wait_for("Chatting with")
+        return screen
+
+    return start
+
+
+@pytest.fixture
 def run_cli(cli_env, gateway):
     """Run the client with pipes (no terminal), as a script would; the finished process."""
 
     def run(*args: str, env: dict[str, str] | None = None, url: str | None = None, stdin: str = ""):
-        return subprocess.run(
-            [sys.executable, "-m", "chatgateway.cli", "--url", url or gateway.url, *args],
-            env={**cli_env, **(env or {})},
-            cwd=REPO,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        arguments = ["-m", "chatgateway.cli", "--url", url or gateway.url, *args]
+        return run_client(arguments, env={**cli_env, **(env or {})}, stdin=stdin)
 
     return run
 

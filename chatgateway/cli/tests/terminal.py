@@ -6,6 +6,7 @@ Ctrl-C as a signal); pyte, a VT100 emulator, turns what the client writes into t
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,20 @@ import pexpect
 import pyte
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+def run_client(arguments: list[str], *, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+    """Run `python ARGUMENTS` from the repository with pipes, no terminal; the finished process."""
+    return subprocess.run(
+        [sys.executable, *arguments],
+        env=env,
+        cwd=REPO,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 class Terminal:
@@ -42,7 +57,7 @@ class Terminal:
         """Wait until `needle` shows after the last line typed; the text since then."""
         deadline = time.monotonic() + timeout
         while needle not in self.since_typed():
-            if time.monotonic() > deadline or not self._pump(0.1) and not self.child.isalive():
+            if time.monotonic() > deadline or (not self._pump(0.1) and not self.child.isalive()):
                 raise AssertionError(f"{needle!r} did not appear; the screen shows:\n{self.text()}")
         return self.since_typed()
 

@@ -7,10 +7,8 @@ import re
 from conversations.models import Conversation
 
 
-def test_it_sends_the_earlier_turns_with_the_next_message(terminal, logged_in, user, dev_upstream):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_it_sends_the_earlier_turns_with_the_next_message(chat, user, dev_upstream):
+    screen = chat(user)
 
     screen.type("What is a gateway?")
     screen.wait_for("You said: What is a gateway?")
@@ -27,10 +25,8 @@ def test_it_sends_the_earlier_turns_with_the_next_message(terminal, logged_in, u
     assert conversation.messages.count() == 4
 
 
-def test_it_renders_the_answer_as_markdown(terminal, logged_in, user):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_it_renders_the_answer_as_markdown(chat, user):
+    screen = chat(user)
 
     screen.type("Say **loud** and `code`")
     answer = screen.wait_for("requests left today")
@@ -40,22 +36,18 @@ def test_it_renders_the_answer_as_markdown(terminal, logged_in, user):
     assert "loud" in "".join(char.data for char in bold)
 
 
-def test_it_shows_what_is_left_of_the_day_after_each_answer(terminal, logged_in, make_user):
-    logged_in(make_user("grace", daily_limit=5))
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_it_shows_what_is_left_of_the_day_after_each_answer(chat, make_user):
+    screen = chat(make_user("grace", daily_limit=5))
 
     screen.type("Hello")
 
     assert "4 requests left today" in screen.wait_for("left today")
 
 
-def test_it_shows_a_long_answer_as_it_arrives_and_whole_at_the_end(terminal, logged_in, user):
+def test_it_shows_a_long_answer_as_it_arrives_and_whole_at_the_end(chat, user):
     """An answer of some 20 lines in a terminal of 12: the live view shows its newest lines, then it is
     printed whole, each word once (no redraw left a copy behind)."""
-    logged_in(user)
-    screen = terminal(rows=12)
-    screen.wait_for("Chatting with")
+    screen = chat(user, rows=12)
 
     screen.type("Go [dev:chunks=300] [dev:interval=0.01]")
     partial = screen.wait_for(" word20 ")

@@ -6,12 +6,10 @@ from conversations.models import Conversation
 from conversations.tests.helpers import conversation
 
 
-def test_list_shows_the_conversations_newest_first_and_open_continues_one(terminal, logged_in, user, dev_upstream):
+def test_list_shows_the_conversations_newest_first_and_open_continues_one(chat, user, dev_upstream):
     conversation(user, title="Older", messages=[("user", "Plants?"), ("assistant", "They **grow**.")])
     conversation(user, title="Newer", messages=[("user", "Hi"), ("assistant", "Hello")])
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+    screen = chat(user)
 
     screen.type("/list")
     listing = screen.wait_for("2. Older")
@@ -29,10 +27,8 @@ def test_list_shows_the_conversations_newest_first_and_open_continues_one(termin
     assert [message["content"] for message in sent] == ["Plants?", "They **grow**.", "And trees?"]
 
 
-def test_new_starts_another_conversation(terminal, logged_in, user):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_new_starts_another_conversation(chat, user):
+    screen = chat(user)
     screen.type("First topic")
     screen.wait_for("You said: First topic")
 
@@ -45,31 +41,25 @@ def test_new_starts_another_conversation(terminal, logged_in, user):
     assert titles == ["Second topic", "First topic"]
 
 
-def test_open_without_a_listed_number_says_how_to_use_it(terminal, logged_in, user):
+def test_open_without_a_listed_number_says_how_to_use_it(chat, user):
     conversation(user, title="Only one")
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+    screen = chat(user)
 
     screen.type("/open 7")
 
     assert "Use /open N with a number from /list." in screen.wait_for("/list.")
 
 
-def test_list_says_when_there_is_nothing_yet(terminal, logged_in, user):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_list_says_when_there_is_nothing_yet(chat, user):
+    screen = chat(user)
 
     screen.type("/list")
 
     assert "You have no conversations yet." in screen.wait_for("yet.")
 
 
-def test_quota_shows_what_is_left_and_when_it_resets(terminal, logged_in, make_user):
-    logged_in(make_user("grace", daily_limit=5))
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_quota_shows_what_is_left_and_when_it_resets(chat, make_user):
+    screen = chat(make_user("grace", daily_limit=5))
     screen.type("One question")
     screen.wait_for("left today")
 
@@ -80,11 +70,9 @@ def test_quota_shows_what_is_left_and_when_it_resets(terminal, logged_in, make_u
     assert "00:00 UTC." in shown
 
 
-def test_model_lists_the_models_and_switches_the_conversation(terminal, logged_in, user, settings, dev_upstream):
+def test_model_lists_the_models_and_switches_the_conversation(chat, user, settings, dev_upstream):
     settings.CHATGATEWAY_MODELS = ["gpt-4o-mini", "gpt-4o"]
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+    screen = chat(user)
     screen.type("Hello")
     screen.wait_for("You said: Hello")
 
@@ -99,21 +87,17 @@ def test_model_lists_the_models_and_switches_the_conversation(terminal, logged_i
     assert Conversation.objects.get(user=user).model == "gpt-4o"
 
 
-def test_model_refuses_a_model_the_gateway_does_not_offer(terminal, logged_in, user):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_model_refuses_a_model_the_gateway_does_not_offer(chat, user):
+    screen = chat(user)
 
     screen.type("/model gpt-9")
 
     assert "There is no model gpt-9 here. Models: gpt-4o-mini" in screen.wait_for("Models:")
 
 
-def test_model_chosen_before_the_first_message_applies_to_the_new_conversation(terminal, logged_in, user, settings):
+def test_model_chosen_before_the_first_message_applies_to_the_new_conversation(chat, user, settings):
     settings.CHATGATEWAY_MODELS = ["gpt-4o-mini", "gpt-4o"]
-    logged_in(user)
-    screen = terminal("--model", "gpt-4o")
-    screen.wait_for("Chatting with")
+    screen = chat(user, "--model", "gpt-4o")
 
     screen.type("Hi")
     screen.wait_for("You said: Hi")
@@ -121,10 +105,8 @@ def test_model_chosen_before_the_first_message_applies_to_the_new_conversation(t
     assert Conversation.objects.get(user=user).model == "gpt-4o"
 
 
-def test_help_lists_the_commands_and_an_unknown_one_points_to_it(terminal, logged_in, user):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_help_lists_the_commands_and_an_unknown_one_points_to_it(chat, user):
+    screen = chat(user)
 
     screen.type("/help")
     shown = screen.wait_for("Ctrl-C stops")
@@ -134,15 +116,12 @@ def test_help_lists_the_commands_and_an_unknown_one_points_to_it(terminal, logge
     assert "Unknown command /frobnicate. Type /help for the list." in screen.wait_for("for the list.")
 
 
-def test_exit_and_ctrl_d_leave_with_status_zero(terminal, logged_in, user):
-    logged_in(user)
-    by_command = terminal()
-    by_command.wait_for("Chatting with")
+def test_exit_and_ctrl_d_leave_with_status_zero(chat, user):
+    by_command = chat(user)
     by_command.type("/exit")
     assert by_command.exit_status() == 0
 
-    by_eof = terminal()
-    by_eof.wait_for("Chatting with")
+    by_eof = chat(user)
     by_eof.press_ctrl_d()
     assert by_eof.exit_status() == 0
     assert "Bye." in by_eof.text()

@@ -15,10 +15,8 @@ def wait_until(condition, *, seconds: float = 10) -> None:
         time.sleep(0.05)
 
 
-def test_ctrl_c_stops_the_answer_hangs_up_and_keeps_the_chat_going(terminal, logged_in, user, dev_upstream):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_ctrl_c_stops_the_answer_hangs_up_and_keeps_the_chat_going(chat, user, dev_upstream):
+    screen = chat(user)
     abandoned = dev_upstream.streams_abandoned
 
     screen.type("Long one [dev:chunks=100] [dev:interval=0.1]")
@@ -38,10 +36,8 @@ def test_ctrl_c_stops_the_answer_hangs_up_and_keeps_the_chat_going(terminal, log
     assert "You said: Still here?" in screen.wait_for("requests left today")
 
 
-def test_ctrl_c_at_the_prompt_leaves_cleanly(terminal, logged_in, user):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_ctrl_c_at_the_prompt_leaves_cleanly(chat, user):
+    screen = chat(user)
     screen.wait_for_prompt()
 
     screen.press_ctrl_c()

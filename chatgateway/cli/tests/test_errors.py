@@ -11,10 +11,8 @@ def tomorrow() -> str:
     return (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
 
 
-def test_it_says_when_the_daily_limit_is_reached_and_when_it_resets(terminal, logged_in, make_user):
-    logged_in(make_user("grace", daily_limit=1))
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_it_says_when_the_daily_limit_is_reached_and_when_it_resets(chat, make_user):
+    screen = chat(make_user("grace", daily_limit=1))
     screen.type("One")
     screen.wait_for("0 requests left today")
 
@@ -26,10 +24,8 @@ def test_it_says_when_the_daily_limit_is_reached_and_when_it_resets(terminal, lo
     assert "1 of 1 requests used" in screen.wait_for("Resets at")  # still chatting
 
 
-def test_it_says_when_an_administrator_has_blocked_the_user(terminal, logged_in, make_user):
-    logged_in(make_user("mallory", daily_limit=0))
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_it_says_when_an_administrator_has_blocked_the_user(chat, make_user):
+    screen = chat(make_user("mallory", daily_limit=0))
 
     screen.type("Hello?")
 
@@ -46,10 +42,8 @@ def test_it_says_when_the_gateway_cannot_be_reached_before_asking_for_a_password
     assert screen.exit_status() == 5
 
 
-def test_it_says_when_the_gateway_goes_away_during_the_chat(terminal, logged_in, user, gateway):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_it_says_when_the_gateway_goes_away_during_the_chat(chat, user, gateway):
+    screen = chat(user)
     gateway.__exit__(None, None, None)  # the server stops; the client is still at its prompt
 
     screen.type("Anyone there?")
@@ -57,10 +51,8 @@ def test_it_says_when_the_gateway_goes_away_during_the_chat(terminal, logged_in,
     assert f"Cannot reach the gateway at {gateway.url}. Is it running?" in screen.wait_for("Is it running?")
 
 
-def test_it_says_when_the_model_fails_and_the_chat_goes_on(terminal, logged_in, user):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_it_says_when_the_model_fails_and_the_chat_goes_on(chat, user):
+    screen = chat(user)
 
     screen.type("Break [dev:status=500]")
     assert "The model is unavailable right now (502): " in screen.wait_for("unavailable")
@@ -68,10 +60,8 @@ def test_it_says_when_the_model_fails_and_the_chat_goes_on(terminal, logged_in, 
     assert "You said: Better now" in screen.wait_for("requests left today")
 
 
-def test_it_says_when_an_answer_breaks_off_midway(terminal, logged_in, user):
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+def test_it_says_when_an_answer_breaks_off_midway(chat, user):
+    screen = chat(user)
 
     screen.type("Half [dev:chunks=6] [dev:error_event]")
 
@@ -81,11 +71,9 @@ def test_it_says_when_an_answer_breaks_off_midway(terminal, logged_in, user):
     screen.wait_for("Resets at")
 
 
-def test_it_passes_on_why_the_gateway_refused_a_message(terminal, logged_in, user, settings):
+def test_it_passes_on_why_the_gateway_refused_a_message(chat, user, settings):
     settings.CHATGATEWAY_MAX_PROMPT_CHARS = 20
-    logged_in(user)
-    screen = terminal()
-    screen.wait_for("Chatting with")
+    screen = chat(user)
 
     screen.type("x" * 30)
 

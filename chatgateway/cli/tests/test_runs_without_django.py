@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from chatgateway.cli.tests.terminal import REPO
+from chatgateway.cli.tests.terminal import run_client
 
 # Runs the client as `python -m chatgateway.cli` would, with every import of Django, DRF and the gateway's
 # own apps refused, and reports what else it imported.
@@ -31,15 +30,7 @@ finally:
 
 
 def run_without_django(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", WITHOUT_DJANGO, *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_client(["-c", WITHOUT_DJANGO, *args], env=env)
 
 
 def test_help_works_without_django(cli_env):
