@@ -115,8 +115,11 @@ class Gateway:
         response = self._post_unauthenticated("/api/token/", {"username": username, "password": password})
         if response.status_code in {400, 401}:
             raise GatewayError("auth", _detail(response), status=response.status_code, reason="wrong_password")
-        tokens = self._json(response)
-        self.credentials = Credentials(username=username, access=tokens["access"], refresh=tokens["refresh"])
+        if response.status_code == 429:  # a gateway that throttles failed logins
+            wait = _int(response.headers.get("Retry-After"))
+            raise GatewayError("auth", _detail(response), status=429, retry_after=wait, reason="login_throttled")
+        tokens = self._tokens(response)
+        self.credentials = Credentials(username=username, access=tokens["access"], refresh=tokens.get("refresh", ""))
         self.store.save(self.credentials)
 
     def check(self) -> dict[str, Any]:
@@ -127,26 +130,23 @@ class Gateway:
         self.credentials = None
         self.store.clear()
 
-    @property
-    def who(self) -> str:
-        return self.credentials.username if self.credentials else "API key"
-
     def _refresh(self) -> bool:
         """A new access token from the refresh token; False when there is none or it is refused too."""
         if not self.credentials or not self.credentials.refresh:
             return False
         response = self._post_unauthenticated("/api/token/refresh/", {"refresh": self.credentials.refresh})
-        if response.status_code in {400, 401}:
+        if response.status_code in {400, 401, 429}:
             return False
-        tokens = self._json(response)
+        tokens = self._tokens(response)
         self.credentials.access = tokens["access"]
         self.credentials.refresh = tokens.get("refresh", self.credentials.refresh)  # if the server rotates them
         self.store.save(self.credentials)
         return True
 
     def _post_unauthenticated(self, path: str, body: dict[str, str]) -> requests.Response:
+        """POST to a token endpoint; the response if it is a success or a refusal of the credentials."""
         response = self._call("POST", path, json=body)
-        if response.status_code >= 500 or response.status_code in {403, 404, 405, 429}:
+        if response.status_code >= 400 and response.status_code not in {400, 401, 429}:
             raise error_from_response(response)
         return response
 
@@ -195,6 +195,12 @@ class Gateway:
             raise GatewayError("down", reason="timeout") from None
         except requests.RequestException:
             raise GatewayError("down") from None
+
+    def _tokens(self, response: requests.Response) -> dict[str, str]:
+        tokens = self._json(response)
+        if not isinstance(tokens, dict) or not isinstance(tokens.get("access"), str):
+            raise GatewayError("server", reason="not_a_gateway", status=response.status_code)
+        return tokens
 
     def _json(self, response: requests.Response) -> Any:
         try:

@@ -73,7 +73,9 @@ class ChatLoop:
     def run(self, *, resume: bool) -> int:
         """Chat until /exit, Ctrl-D or Ctrl-C at the prompt; the exit status."""
         self.gateway.check()
-        self.say(self.messages("welcome", url=self.gateway.url, who=self.gateway.who))
+        credentials = self.gateway.credentials
+        who = credentials.username if credentials else self.messages("api_key_holder")
+        self.say(self.messages("welcome", url=self.gateway.url, who=who))
         if resume:
             self.show_conversation(latest_conversation(self.gateway, model=self.model))
         while True:

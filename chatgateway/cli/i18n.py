@@ -39,9 +39,11 @@ _EN = {
     "logged_out": "Forgot the token for {url}.",
     "not_logged_in": "Not logged in to {url}: run `python -m chatgateway.cli login`, or set CHATGATEWAY_API_KEY.",
     "wrong_password": "Wrong username or password.",
+    "login_throttled": "Too many failed logins. Try again in {minutes} min.",
     "session_expired": "Your session has expired; please log in again.",
     "refused_credentials": "The gateway refused your credentials: {detail}",
     # chat loop
+    "api_key_holder": "the holder of an API key",
     "welcome": "Chatting with {url} as {who}. Type /help for commands, /exit to leave.",
     "help": (
         "Type a message and press Enter to send it.\n"
@@ -113,8 +115,10 @@ _ZH = {
     "logged_out": "已删除 {url} 的令牌。",
     "not_logged_in": "尚未登录 {url}：请运行 `python -m chatgateway.cli login`，或设置 CHATGATEWAY_API_KEY。",
     "wrong_password": "用户名或密码错误。",
+    "login_throttled": "登录失败次数过多，请在 {minutes} 分钟后重试。",
     "session_expired": "登录已过期，请重新登录。",
     "refused_credentials": "网关拒绝了你的凭据：{detail}",
+    "api_key_holder": "API 密钥持有者",
     "welcome": "正在以 {who} 身份与 {url} 对话。输入 /help 查看命令，/exit 退出。",
     "help": (
         "输入消息后按回车发送。\n"

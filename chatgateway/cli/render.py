@@ -105,6 +105,8 @@ def describe(error: GatewayError, *, messages: Messages, url: str) -> str:
     if error.kind == "auth":
         if error.reason in {"wrong_password", "session_expired", "not_logged_in"}:
             return messages(error.reason, url=url)
+        if error.reason == "login_throttled":
+            return messages("login_throttled", minutes=max(1, -(-(error.retry_after or 60) // 60)))
         return messages("refused_credentials", detail=error.detail)
     if error.kind == "limit":
         resets = local_time(datetime.now().astimezone() + timedelta(seconds=error.retry_after or 0))

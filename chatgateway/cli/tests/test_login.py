@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 
+from apikeys.services import create_api_key
 from chatgateway.cli.tests.conftest import log_in, store_for
 from conftest import PASSWORD
 
@@ -75,4 +76,14 @@ def test_it_logs_in_for_good_with_the_login_command_and_forgets_with_logout(term
 
     assert result.returncode == 0
     assert f"Forgot the token for {gateway.url}." in result.stdout
+    assert store_for(cli_env, gateway.url).load() is None
+
+
+def test_it_chats_with_an_api_key_without_logging_in_or_keeping_anything(terminal, user, cli_env, gateway):
+    _, raw_key = create_api_key(user=user, name="terminal")
+    screen = terminal(env={"CHATGATEWAY_API_KEY": raw_key})
+
+    assert "as the holder of an API key" in screen.wait_for("Chatting with")
+    screen.type("Hello")
+    screen.wait_for("You said: Hello")
     assert store_for(cli_env, gateway.url).load() is None
