@@ -56,7 +56,3 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:50]}"
-
-    def as_prompt(self) -> dict[str, str]:
-        """The message as the upstream takes it."""
-        return {"role": self.role, "content": self.content}

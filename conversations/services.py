@@ -47,12 +47,12 @@ def prompt_for(*, conversation: Conversation, content: str) -> list[dict[str, st
     budget = settings.CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS - estimate_prompt_tokens([*system, new])
     room = settings.CHATGATEWAY_MAX_MESSAGES - len(system) - 1
     history: list[dict[str, str]] = []
-    newest_first = conversation.messages.order_by("-created", "-id").only("role", "content")
-    for message in newest_first[: max(room, 0)]:
-        budget -= estimate_prompt_tokens([message.as_prompt()])
+    newest_first = Message.objects.filter(conversation=conversation).order_by("-created", "-id")
+    for message in newest_first.values("role", "content")[: max(room, 0)]:
+        budget -= estimate_prompt_tokens([message])
         if budget < 0:
             break
-        history.append(message.as_prompt())
+        history.append(message)
     history.reverse()
     while history and history[0]["role"] == Message.Role.ASSISTANT:
         history.pop(0)  # a reply whose question was left out would only confuse the model
@@ -79,28 +79,43 @@ async def send_message(*, caller: Caller, conversation: Conversation, content: s
 
 def keep_exchange(*, conversation: Conversation, content: str, reply: str) -> tuple[Message, Message, QuotaStatus]:
     """Store a message and its reply; where the user stands now."""
-    with transaction.atomic():
-        message = keep_message(conversation=conversation, content=content)
-        kept = keep_reply(conversation=conversation, content=reply, asked=content)
-    return message, kept, quota_status(user_id=conversation.user_id)
+    message = Message(conversation=conversation, role=Message.Role.USER, content=content)
+    answer = Message(conversation=conversation, role=Message.Role.ASSISTANT, content=reply)
+    _keep(conversation, [message, answer], title_from=content)
+    return message, answer, quota_status(user_id=conversation.user_id)
 
 
 def keep_message(*, conversation: Conversation, content: str) -> Message:
-    """Store the user's message."""
-    return Message.objects.create(conversation=conversation, role=Message.Role.USER, content=content)
+    """Store the user's message, whose reply is on its way."""
+    message = Message(conversation=conversation, role=Message.Role.USER, content=content)
+    _keep(conversation, [message])
+    return message
 
 
 def keep_reply(*, conversation: Conversation, content: str, asked: str) -> Message:
-    """Store the model's reply to the message `asked`: the conversation moves to the top of its
-    user's list, and takes its title from `asked` if it has none."""
-    reply = Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content=content)
-    conversation.updated = timezone.now()
-    # One conditional UPDATE: a title set meanwhile (a PATCH) is never overwritten.
-    Conversation.objects.filter(pk=conversation.pk).update(
-        updated=conversation.updated,
-        title=Case(When(title="", then=Value(Conversation.title_from(asked))), default=F("title")),
-    )
+    """Store the model's reply to the message `asked`; the conversation takes its title from `asked`
+    if it has none."""
+    reply = Message(conversation=conversation, role=Message.Role.ASSISTANT, content=content)
+    _keep(conversation, [reply], title_from=asked)
     return reply
+
+
+def _keep(conversation: Conversation, messages: list[Message], *, title_from: str | None = None) -> None:
+    """Store `messages` and move the conversation to the top of its user's list. If it was deleted
+    while its reply was coming, nothing is stored: the messages are returned to the client unsaved
+    (without an id)."""
+    conversation.updated = timezone.now()
+    changes: dict[str, object] = {"updated": conversation.updated}
+    if title_from is not None:
+        # Conditional: a title set meanwhile (a PATCH) is never overwritten.
+        changes["title"] = Case(When(title="", then=Value(Conversation.title_from(title_from))), default=F("title"))
+    with transaction.atomic():
+        # First, so that the row is locked (PostgreSQL) and a DELETE waits for these messages.
+        if not Conversation.objects.filter(pk=conversation.pk).update(**changes):
+            for message in messages:
+                message.created = conversation.updated
+            return
+        Message.objects.bulk_create(messages)  # one INSERT; the ids come back (RETURNING)
 
 
 def forget_message(*, message: Message) -> None:

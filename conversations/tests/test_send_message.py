@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from rest_framework.test import APIClient
+
+from apikeys.services import create_api_key
 from conftest import used_today
 from conversations.models import Conversation, Message
 from conversations.tests.helpers import conversation
@@ -91,3 +94,40 @@ def test_it_keeps_the_content_exactly_as_sent(api, user, dev_upstream):
     assert Message.objects.get(conversation=chat, role="user").content == content
     assert dev_upstream.received[-1]["body"]["messages"][-1]["content"] == content
     assert Conversation.objects.get(pk=chat.pk).title == "indented code:"
+
+
+def test_a_browser_session_sends_with_its_csrf_token_and_not_without(user):
+    chat = conversation(user)
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    secret = "k" * 32
+    client.cookies["csrftoken"] = secret
+    path = f"/api/conversations/{chat.pk}/messages/"
+
+    refused = client.post(path, {"content": "no token"}, format="json")
+    accepted = client.post(path, {"content": "with token"}, format="json", HTTP_X_CSRFTOKEN=secret)
+
+    assert refused.status_code == 403
+    assert accepted.status_code == 201
+    assert used_today(user) == 1
+
+
+def test_an_api_key_sends_and_is_named_in_the_usage_record(user):
+    chat = conversation(user)
+    api_key, raw_key = create_api_key(user=user, name="cli")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+
+    response = client.post(f"/api/conversations/{chat.pk}/messages/", {"content": "by key"}, format="json")
+
+    assert response.status_code == 201
+    assert UsageRecord.objects.get(user=user).api_key == api_key
+
+
+def test_it_needs_credentials(user):
+    chat = conversation(user)
+
+    response = APIClient().post(f"/api/conversations/{chat.pk}/messages/", {"content": "anyone?"}, format="json")
+
+    assert response.status_code == 401
+    assert not Message.objects.exists()
