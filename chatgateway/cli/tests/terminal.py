@@ -67,6 +67,11 @@ class Terminal:
         self._mark = self.text().rstrip()
         self.child.send(line + "\r")
 
+    def send(self, message: str, *, answered: str = "requests left today") -> str:
+        """Type a message and wait for its answer to be complete (the line shown after it); what appeared."""
+        self.type(message)
+        return self.wait_for(answered)
+
     def press_ctrl_c(self) -> None:
         self.child.sendintr()
 

@@ -21,21 +21,18 @@ def test_list_shows_the_conversations_newest_first_and_open_continues_one(chat, 
     assert "Continuing “Older” (gpt-4o-mini), 2 messages." in opened
     assert "You: Plants?" in opened
 
-    screen.type("And trees?")
-    screen.wait_for("You said: And trees?")
+    assert "You said: And trees?" in screen.send("And trees?")
     sent = dev_upstream.received[-1]["body"]["messages"]
     assert [message["content"] for message in sent] == ["Plants?", "They **grow**.", "And trees?"]
 
 
 def test_new_starts_another_conversation(chat, user):
     screen = chat(user)
-    screen.type("First topic")
-    screen.wait_for("You said: First topic")
+    assert "You said: First topic" in screen.send("First topic")
 
     screen.type("/new")
     screen.wait_for("New conversation.")
-    screen.type("Second topic")
-    screen.wait_for("You said: Second topic")
+    assert "You said: Second topic" in screen.send("Second topic")  # after "done": all is stored
 
     titles = list(Conversation.objects.filter(user=user).values_list("title", flat=True))
     assert titles == ["Second topic", "First topic"]
@@ -73,15 +70,13 @@ def test_quota_shows_what_is_left_and_when_it_resets(chat, make_user):
 def test_model_lists_the_models_and_switches_the_conversation(chat, user, settings, dev_upstream):
     settings.CHATGATEWAY_MODELS = ["gpt-4o-mini", "gpt-4o"]
     screen = chat(user)
-    screen.type("Hello")
-    screen.wait_for("You said: Hello")
+    assert "You said: Hello" in screen.send("Hello")
 
     screen.type("/model")
     assert "Models (current: gpt-4o-mini): gpt-4o-mini, gpt-4o" in screen.wait_for("Models")
     screen.type("/model gpt-4o")
     screen.wait_for("Model set to gpt-4o.")
-    screen.type("Again")
-    screen.wait_for("You said: Again")
+    assert "You said: Again" in screen.send("Again")
 
     assert dev_upstream.received[-1]["body"]["model"] == "gpt-4o"
     assert Conversation.objects.get(user=user).model == "gpt-4o"
@@ -99,8 +94,7 @@ def test_model_chosen_before_the_first_message_applies_to_the_new_conversation(c
     settings.CHATGATEWAY_MODELS = ["gpt-4o-mini", "gpt-4o"]
     screen = chat(user, "--model", "gpt-4o")
 
-    screen.type("Hi")
-    screen.wait_for("You said: Hi")
+    assert "You said: Hi" in screen.send("Hi")
 
     assert Conversation.objects.get(user=user).model == "gpt-4o"
 

@@ -84,6 +84,5 @@ def test_it_chats_with_an_api_key_without_logging_in_or_keeping_anything(termina
     screen = terminal(env={"CHATGATEWAY_API_KEY": raw_key})
 
     assert "as the holder of an API key" in screen.wait_for("Chatting with")
-    screen.type("Hello")
-    screen.wait_for("You said: Hello")
+    assert "You said: Hello" in screen.send("Hello")
     assert store_for(cli_env, gateway.url).load() is None

@@ -15,8 +15,7 @@ def test_it_refreshes_an_expired_token_and_keeps_the_new_one(terminal, logged_in
     screen = terminal()
 
     welcome = screen.wait_for("Chatting with")
-    screen.type("Hello")
-    screen.wait_for("You said: Hello")
+    assert "You said: Hello" in screen.send("Hello")
 
     assert "Password:" not in welcome
     kept = store_for(cli_env, gateway.url).load()
@@ -43,8 +42,7 @@ def test_it_refreshes_a_token_that_expires_during_the_chat(terminal, logged_in, 
 
     # The gateway (in this process) moves past the access token's 30 days, within the refresh token's 60.
     with time_machine.travel(datetime.now(UTC) + timedelta(days=31)):
-        screen.type("Hello")
-        answer = screen.wait_for("requests left today")
+        answer = screen.send("Hello")
 
     assert "You said: Hello" in answer
     assert "Password:" not in answer
