@@ -119,3 +119,19 @@ def test_exit_and_ctrl_d_leave_with_status_zero(chat, user):
     by_eof.press_ctrl_d()
     assert by_eof.exit_status() == 0
     assert "Bye." in by_eof.text()
+
+
+def test_continue_starts_in_the_latest_conversation(chat, user, dev_upstream):
+    conversation(user, title="Older", messages=[("user", "Old"), ("assistant", "Old answer")])
+    conversation(user, title="From the web page", messages=[("user", "Remember 42"), ("assistant", "Noted")])
+
+    screen = chat(user, "--continue")
+    screen.wait_for("Noted")
+    assert "Continuing “From the web page” (gpt-4o-mini), 2 messages." in screen.text()
+    screen.send("What number?")
+
+    assert [m["content"] for m in dev_upstream.received[-1]["body"]["messages"]] == [
+        "Remember 42",
+        "Noted",
+        "What number?",
+    ]
