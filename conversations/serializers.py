@@ -8,6 +8,7 @@ from rest_framework import serializers
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message
 from conversations.services import context_tokens_needed
 from openai_api.serializers import StrictBooleanField
+from quota.serializers import QuotaStatusSerializer
 from relay.serializers import TextField, check_prompt_size
 
 
@@ -22,6 +23,14 @@ class MessageSerializer(serializers.ModelSerializer):
         model = Message
         fields = ("id", "role", "content", "created")
         read_only_fields = fields
+
+
+class ExchangeSerializer(serializers.Serializer):
+    """A message sent and its reply, as kept, and the user's quota after it."""
+
+    message = MessageSerializer()
+    reply = MessageSerializer()
+    quota = QuotaStatusSerializer()
 
 
 class ConversationSerializer(serializers.ModelSerializer):

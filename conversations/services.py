@@ -16,11 +16,12 @@ from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from chatgateway.db import in_db
 from conversations.models import Conversation, Message
 from quota.services import Allowance, QuotaStatus, quota_status
 from relay.estimates import estimate_prompt_tokens
 from relay.models import UsageRecord
-from relay.passthrough import Caller, in_db, relay_completion
+from relay.passthrough import Caller, relay_completion
 
 ENDPOINT = UsageRecord.Endpoint.CONVERSATION
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from chatgateway.db import in_db
 from chatgateway.request_end import at_request_end
 from conversations.models import Conversation, Message
 from conversations.serializers import MessageSerializer
@@ -19,7 +20,7 @@ from conversations.services import ENDPOINT, forget_message, keep_message, keep_
 from quota.serializers import QuotaStatusSerializer
 from quota.services import Allowance, quota_status
 from relay import upstream
-from relay.passthrough import Caller, StreamSettlement, in_db, open_settled_stream
+from relay.passthrough import Caller, StreamSettlement, open_settled_stream
 
 
 async def open_message_stream(*, caller: Caller, conversation: Conversation, content: str) -> MessageStream:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from adrf.views import APIView as AsyncAPIView
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework import status
@@ -11,20 +10,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys.models import APIKey
+from chatgateway.async_views import AsyncAPIView
+from chatgateway.db import in_db
 from chatgateway.parsers import StrictJSONParser
 from conversations.selectors import conversation_of, conversations_of
 from conversations.serializers import (
     ConversationSerializer,
     ConversationWithMessagesSerializer,
-    MessageSerializer,
+    ExchangeSerializer,
     NewMessageSerializer,
 )
 from conversations.services import send_message
 from conversations.streaming import open_message_stream
 from quota.headers import rate_limit_headers
-from quota.serializers import QuotaStatusSerializer
-from relay.passthrough import Caller, in_db, release_connection
+from relay.passthrough import Caller
 from relay.usage_views import UsagePagination
 
 
@@ -68,7 +67,8 @@ class ConversationDetailView(APIView):
         conversation = conversation_of(user_id=request.user.pk, conversation_id=pk)
         edit = ConversationSerializer(conversation, data=request.data, partial=True)
         edit.is_valid(raise_exception=True)
-        edit.save()
+        if edit.validated_data:  # an edit of nothing is no activity: the conversation keeps its place
+            edit.save()
         return Response(edit.data)
 
     def delete(self, request: Request, pk: int) -> Response:
@@ -84,15 +84,11 @@ class MessageListView(AsyncAPIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
 
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        super().initial(request, *args, **kwargs)
-        release_connection()  # authentication is done with the database (see openai_api.views)
-
     async def post(self, request: Request, pk: int) -> HttpResponse:
         conversation = await in_db(conversation_of, user_id=request.user.pk, conversation_id=pk)
         new = NewMessageSerializer(data=request.data, context={"conversation": conversation})
         new.is_valid(raise_exception=True)
-        caller = Caller(user_id=request.user.pk, api_key_id=_api_key_id(request))
+        caller = Caller.of(request)
         content = new.validated_data["content"]
         if new.validated_data["stream"]:
             stream = await open_message_stream(caller=caller, conversation=conversation, content=content)
@@ -102,17 +98,8 @@ class MessageListView(AsyncAPIView):
             allowance = stream.allowance
         else:
             exchange = await send_message(caller=caller, conversation=conversation, content=content)
-            body = {
-                "message": MessageSerializer(exchange.message).data,
-                "reply": MessageSerializer(exchange.reply).data,
-                "quota": QuotaStatusSerializer(exchange.quota).data,
-            }
-            response = Response(body, status=status.HTTP_201_CREATED)
+            response = Response(ExchangeSerializer(exchange).data, status=status.HTTP_201_CREATED)
             allowance = exchange.allowance
         for name, value in rate_limit_headers(allowance).items():
             response[name] = value
         return response
-
-
-def _api_key_id(request: Request) -> int | None:
-    return request.auth.pk if isinstance(request.auth, APIKey) else None

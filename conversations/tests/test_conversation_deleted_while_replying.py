@@ -7,6 +7,7 @@ import threading
 import time
 
 import requests
+from django.db import connection
 
 from accounts.tokens import issue_access_token
 from conftest import used_today
@@ -18,7 +19,10 @@ from conversations.tests.test_streamed_send import events, send
 def _delete_soon(chat, seconds: float = 0.4) -> threading.Thread:
     def delete() -> None:
         time.sleep(seconds)
-        Conversation.objects.filter(pk=chat.pk).delete()
+        try:
+            Conversation.objects.filter(pk=chat.pk).delete()
+        finally:
+            connection.close()  # this thread's own connection: give it back (to the pool, on PostgreSQL)
 
     thread = threading.Thread(target=delete)
     thread.start()

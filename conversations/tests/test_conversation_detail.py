@@ -47,6 +47,19 @@ def test_an_edit_changes_only_the_fields_sent(api, user):
     assert (chat.title, chat.system_prompt) == ("Changed", "Be brief.")
 
 
+def test_an_edit_of_nothing_changes_nothing_not_even_the_order(api, user):
+    chat = conversation(user, title="Keep")
+    before = Conversation.objects.get(pk=chat.pk).updated
+
+    response = api.patch(f"/api/conversations/{chat.pk}/", {"id": 77, "created": "2020-01-01T00:00:00Z"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["id"] == chat.pk
+    chat.refresh_from_db()
+    assert (chat.pk, chat.updated) == (response.json()["id"], before)
+    assert chat.created > before.replace(year=2020)
+
+
 def test_it_refuses_a_model_it_does_not_offer(api, user):
     chat = conversation(user)
 

@@ -77,3 +77,14 @@ def test_it_refuses_to_send_to_a_model_no_longer_offered_and_says_how_to_fix_it(
     assert response.status_code == 400
     assert "PATCH" in response.json()["model"][0]
     assert_nothing_happened(user, chat, dev_upstream, before)
+
+
+@pytest.mark.parametrize("body", [[], ["Hi"], "Hi", 42])
+def test_a_body_that_is_not_an_object_is_a_400(api, user, chat, dev_upstream, body):
+    before = dev_upstream.received_count
+
+    response = api.post(f"/api/conversations/{chat.pk}/messages/", body, format="json")
+
+    assert response.status_code == 400
+    assert "Expected a dictionary" in response.json()["non_field_errors"][0]
+    assert_nothing_happened(user, chat, dev_upstream, before)

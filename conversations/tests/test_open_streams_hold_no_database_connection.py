@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -21,6 +22,16 @@ def _connections_in_use() -> int:
     return stats["pool_size"] - stats["pool_available"] + stats.get("requests_waiting", 0)
 
 
+def _fewest_in_use(samples: int = 5) -> int:
+    """The fewest in use at a few moments: a database step of some request may hold one briefly, but
+    connections held by open streams show in every sample."""
+    counts = []
+    for _ in range(samples):
+        counts.append(_connections_in_use())
+        time.sleep(0.1)
+    return min(counts)
+
+
 def test_open_conversation_streams_hold_no_database_connection(gateway, make_user):
     if connection.vendor != "postgresql" or not connection.settings_dict.get("OPTIONS", {}).get("pool"):
         pytest.skip("database connections are counted in PostgreSQL's pool")
@@ -28,6 +39,7 @@ def test_open_conversation_streams_hold_no_database_connection(gateway, make_use
     token = str(issue_access_token(user))
     chats = [conversation(user, messages=[("user", "Hi"), ("assistant", "Hello!")]) for _ in range(STREAMS)]
     body = {"content": "[dev:chunks=30] [dev:interval=0.1]", "stream": True}
+    before = _fewest_in_use()  # the test's own connection, and any other test's left in the pool's count
     started, finish = threading.Barrier(STREAMS + 1, timeout=30), threading.Event()
     ends: list[str] = []
 
@@ -45,10 +57,11 @@ def test_open_conversation_streams_hold_no_database_connection(gateway, make_use
     for thread in threads:
         thread.start()
     started.wait()
-    during = _connections_in_use()
+    during = _fewest_in_use()
     finish.set()
     for thread in threads:
         thread.join(timeout=30)
 
     assert ends == ['data: {"type": "done",'] * STREAMS
-    assert during <= 2, f"{during} database connections held by {STREAMS} open streams"
+    # At most one step of a request in flight at that moment.
+    assert during - before <= 1, f"{during - before} database connections held by {STREAMS} open streams"
