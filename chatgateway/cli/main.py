@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_STATUS[error.kind]
     except KeyboardInterrupt:
         return INTERRUPTED
+    except BrokenPipeError:  # `ask … | head`: the reader left; stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush raises nothing
+        return 1
 
 
 def _run(args: argparse.Namespace, *, gateway: Gateway, messages: Messages, errors: Console) -> int:

@@ -3,8 +3,13 @@ an exit status that says what went wrong (documented in --help)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 from apikeys.services import create_api_key
 from chatgateway.cli.tests.conftest import store_for
+from chatgateway.cli.tests.terminal import REPO
 from chatgateway.testing import free_port
 from conftest import PASSWORD
 from conversations.models import Conversation
@@ -142,3 +147,21 @@ def test_it_exits_5_when_the_answer_breaks_off(run_cli, logged_in, user):
 
     assert result.returncode == 5
     assert "The answer broke off:" in result.stderr
+
+
+def test_it_stops_quietly_when_its_reader_goes_away(cli_env, logged_in, user, gateway, dev_upstream):
+    logged_in(user)
+    abandoned = dev_upstream.streams_abandoned
+    arguments = ["-m", "chatgateway.cli", "--url", gateway.url, "ask", "Long [dev:chunks=200] [dev:interval=0.02]"]
+    client = subprocess.Popen(  # like `… ask "…" | head -c 40`
+        [sys.executable, *arguments], env=cli_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert client.stdout.read(40)
+    client.stdout.close()
+
+    assert client.wait(timeout=30) == 1
+    assert client.stderr.read() == b""
+    deadline = time.monotonic() + 10
+    while dev_upstream.streams_abandoned == abandoned:  # it hung up: the gateway closed the upstream request
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
