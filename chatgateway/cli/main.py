@@ -84,12 +84,13 @@ def _relogin(*, args: argparse.Namespace, messages: Messages, console: Console, 
         username = args.user or env_user or gateway.last_username
         if username and env_password:
             gateway.login(username=username, password=env_password)
-            return
-        if not interactive:
+        elif not interactive:
             raise GatewayError("auth", reason="session_expired" if gateway.last_username else "not_logged_in")
-        if gateway.last_username:
-            say(console, messages("session_expired"), style="yellow")
-        _ask_for_password(gateway, username=username, messages=messages, console=console)
+        else:
+            if gateway.last_username:
+                say(console, messages("session_expired"), style="yellow")
+            _ask_for_password(gateway, username=username, messages=messages, console=console)
+        say(console, messages("logged_in", url=gateway.url, username=gateway.credentials.username), style="green")
 
     return relogin
 
@@ -105,7 +106,6 @@ def _ask_for_password(gateway: Gateway, *, username: str | None, messages: Messa
                 raise
             say(console, describe(error, messages=messages, url=gateway.url), style="red")
         else:
-            say(console, messages("logged_in", url=gateway.url, username=name), style="green")
             return
 
 

@@ -55,6 +55,7 @@ def test_it_logs_in_from_the_environment(run_cli, user, cli_env, gateway):
 
     assert result.returncode == 0, result.stderr
     assert "You said: Hi" in result.stdout
+    assert f"Logged in to {gateway.url} as {user.username}." in result.stderr  # said once, where scripts log
     assert store_for(cli_env, gateway.url).load().username == user.username
 
 
