@@ -30,9 +30,11 @@ urlpatterns = [
     path("v1/", include("openai_api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    # The OpenAPI schema of all the above, and Swagger UI to read and try it.
+    # The OpenAPI schema of the APIs, and Swagger UI to read and try it.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switch
+    path("", include("web.urls")),  # the web chat page at /
 ]
 
 handler404 = "chatgateway.exceptions.page_not_found"
