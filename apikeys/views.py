@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -11,6 +12,7 @@ from apikeys.models import APIKey
 from apikeys.permissions import NotThroughAnAPIKey
 from apikeys.serializers import APIKeySerializer, CreatedAPIKeySerializer, NewAPIKeySerializer
 from apikeys.services import create_api_key, revoke_api_keys
+from chatgateway.openapi import rest_errors
 
 
 class APIKeyListView(APIView):
@@ -18,11 +20,17 @@ class APIKeyListView(APIView):
 
     permission_classes = [IsAuthenticated, NotThroughAnAPIKey]
 
+    @extend_schema(responses={200: APIKeySerializer(many=True), **rest_errors(401, 403, 503)}, tags=["API keys"])
     def get(self, request: Request) -> Response:
         # Revoked and expired keys stay listed so that their owner can tell what was used when.
         keys = APIKey.objects.filter(user=request.user)
         return Response(APIKeySerializer(keys, many=True).data)
 
+    @extend_schema(
+        request=NewAPIKeySerializer,
+        responses={201: CreatedAPIKeySerializer, **rest_errors(400, 401, 403, 413, 415, 503)},
+        tags=["API keys"],
+    )
     def post(self, request: Request) -> Response:
         wanted = NewAPIKeySerializer(data=request.data)
         wanted.is_valid(raise_exception=True)
@@ -36,6 +44,7 @@ class APIKeyDetailView(APIView):
 
     permission_classes = [IsAuthenticated, NotThroughAnAPIKey]
 
+    @extend_schema(responses={204: None, **rest_errors(401, 403, 404, 503)}, tags=["API keys"])
     def delete(self, request: Request, pk: int) -> Response:
         api_key = get_object_or_404(APIKey.objects.filter(user=request.user), pk=pk)
         revoke_api_keys(queryset=APIKey.objects.filter(pk=api_key.pk))

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import parsers, status
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.permissions import AllowAny
@@ -21,8 +22,10 @@ from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_access_token
+from chatapi.serializers import AskResponseSerializer, LoginSerializer, TokenResponseSerializer
 from chatgateway.async_views import AsyncAPIView
 from chatgateway.exceptions import envelope_exception_handler
+from chatgateway.openapi import envelope_errors, relay_headers
 from chatgateway.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from quota.headers import rate_limit_headers
 from relay.models import UsageRecord
@@ -36,7 +39,10 @@ class EnvelopeErrorsMixin:
 
 
 class TokenView(EnvelopeErrorsMixin, APIView):
-    """Log in with `{"u": "<username>", "p": "<password>"}` to get a bearer token for `/api`."""
+    """Log in with `{"u": "<username>", "p": "<password>"}` to get a bearer token for `/api`.
+
+    The body may be JSON (read as JSON whatever its Content-Type), form-encoded or multipart.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -45,6 +51,16 @@ class TokenView(EnvelopeErrorsMixin, APIView):
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'  # a failed login is a 401, which must name a scheme
 
+    @extend_schema(
+        operation_id="chatapi_token",
+        # Any other content type is read as JSON too (the original's clients vary).
+        request={
+            media_type: LoginSerializer
+            for media_type in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+        },
+        responses={201: TokenResponseSerializer, **envelope_errors(400, 401, 413, 503)},
+        tags=["ChatAPI"],
+    )
     def post(self, request: Request) -> Response:
         username, password = _credentials(request)
         user = authenticate(request._request, username=username, password=password)
@@ -67,6 +83,8 @@ def _credentials(request: Request) -> tuple[str, str]:
     username, password = data.get("u"), data.get("p")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise ValidationError(gettext('Both "u" (username) and "p" (password) are required, as strings.'))
+    if "\x00" in username + password:  # PostgreSQL can't even look such a name up
+        raise ValidationError(gettext("Null characters are not allowed in a username or password."))
     return username, password
 
 
@@ -79,6 +97,15 @@ class AskView(EnvelopeErrorsMixin, AsyncAPIView):
     # No HEAD: it would ask the model and charge the user for an answer they never see.
     http_method_names = ["get", "options"]
 
+    @extend_schema(
+        operation_id="chatapi_ask",
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="The question (up to CHATGATEWAY_MAX_PROMPT_CHARS)."),
+            *relay_headers(),
+        ],
+        responses={200: AskResponseSerializer, **envelope_errors(400, 401, 403, 429, 502, 503, 504)},
+        tags=["ChatAPI"],
+    )
     async def get(self, request: Request) -> Response:
         relayed = await relay_completion(
             caller=Caller.of(request),

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
+from chatgateway.exceptions import error_body
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -65,14 +67,7 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
     """413 in the shape of the API asked: OpenAI's for /v1, ChatAPI's envelope, or DRF's."""
     message = f"The request body is too large; the limit is {limit // 1024} KiB."
-    path = scope.get("path", "")
-    if path.startswith("/v1/"):
-        error = {"message": message, "type": "invalid_request_error", "param": None, "code": "payload_too_large"}
-        body: dict[str, Any] = {"error": error}
-    elif path in {"/token", "/api", "/api/"}:
-        body = {"statu": False, "message": message}
-    else:
-        body = {"detail": message}
+    body = error_body(path=scope.get("path", ""), message=message, code="payload_too_large")
     data = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
                (b"connection", b"close")]  # fmt: skip

@@ -16,9 +16,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.dateformat import format as format_date
 from django.utils.timezone import localtime
 from django.utils.translation import gettext, gettext_lazy
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -79,7 +81,7 @@ def _as_api_exception(exc: Exception) -> Exception:
         plain.auth_header = getattr(exc, "auth_header", None)  # keeps WWW-Authenticate
         return plain
     if isinstance(exc, TooManyAPIKeys):
-        return exceptions.ValidationError(str(exc), code="too_many_api_keys")
+        return exceptions.ValidationError({"detail": str(exc)}, code="too_many_api_keys")
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed multipart body, …
@@ -187,6 +189,28 @@ def _first_problem(data: Any, path: str = "") -> tuple[str | None, str]:
         if message:
             return param, message
     return None, ""
+
+
+ENVELOPE_PATHS = {"/token", "/api", "/api/"}  # the original ChatAPI's
+
+
+def error_body(*, path: str, message: str, code: str) -> dict[str, Any]:
+    """An error answered outside a view (by middleware, or for a URL no view takes) in the shape of the
+    API that `path` belongs to: OpenAI's for /v1, the envelope for the ChatAPI, DRF's for the rest."""
+    if path.startswith("/v1/"):
+        return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+    if path in ENVELOPE_PATHS:
+        return {"statu": False, "message": message}
+    return {"detail": message}
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A URL no route takes (`/api/keys/abc/`): JSON for the APIs, whose clients read JSON; an HTML page
+    elsewhere (the admin)."""
+    if request.path in ENVELOPE_PATHS or request.path.startswith(("/api/", "/v1/")):
+        body = error_body(path=request.path, message="Not found: no endpoint has this URL.", code="not_found")
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def _first_code(codes: Any) -> str:

@@ -280,3 +280,25 @@ LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 LOGIN_URL = "web:home"  # the chat page at / is its own log-in form
 LOGIN_REDIRECT_URL = "web:home"
+
+# --- OpenAPI schema (drf-spectacular): /api/schema/, and Swagger UI at /api/docs/ -----------------
+# Swagger UI's scripts come from drf-spectacular-sidecar, served by whitenoise: no CDN, so the docs
+# work on a gateway without internet access.
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ChatGateway API",
+    "DESCRIPTION": (
+        "Three APIs over one quota: the original ChatAPI (`/token`, `/api`), the REST API (`/api/...`) "
+        "and the OpenAI-compatible API (`/v1/...`). See docs/api.md."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,  # the schema does not describe itself
+    "SERVE_AUTHENTICATION": [],  # public, whatever credentials a browser happens to send
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["chatgateway.openapi.one_path_per_endpoint"],
+    # Requests and responses get components of their own: a response never requires a write-only field.
+    "COMPONENT_SPLIT_REQUEST": True,
+}

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 from apikeys.views import APIKeyDetailView, APIKeyListView
 from chatapi.views import AskView, TokenView
 from chatgateway.health import healthz
@@ -29,9 +30,14 @@ urlpatterns = [
     path("v1/", include("openai_api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # The OpenAPI schema of the APIs, and Swagger UI to read and try it.
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switch
     path("", include("web.urls")),  # the web chat page at /
 ]
+
+handler404 = "chatgateway.exceptions.page_not_found"
 
 admin.site.site_header = "ChatGateway administration"
 admin.site.site_title = "ChatGateway"

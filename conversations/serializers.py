@@ -65,6 +65,15 @@ class ConversationSerializer(serializers.ModelSerializer):
         return super().create(validated_data)
 
 
+class ConversationPageSerializer(serializers.Serializer):
+    """One page of GET /api/conversations/ (DRF's page-number pagination)."""
+
+    count = serializers.IntegerField(help_text="Your conversations, on all pages.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null on the first.")
+    results = ConversationSerializer(many=True)
+
+
 class ConversationWithMessagesSerializer(ConversationSerializer):
     messages = MessageSerializer(many=True, read_only=True)
 

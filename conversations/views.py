@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -12,9 +13,11 @@ from rest_framework.views import APIView
 
 from chatgateway.async_views import AsyncAPIView
 from chatgateway.db import in_db
+from chatgateway.openapi import relay_headers, rest_errors
 from chatgateway.parsers import StrictJSONParser
 from conversations.selectors import conversation_of, conversations_of
 from conversations.serializers import (
+    ConversationPageSerializer,
     ConversationSerializer,
     ConversationWithMessagesSerializer,
     ExchangeSerializer,
@@ -37,17 +40,40 @@ class ConversationPagination(UsagePagination):
         return super().get_page_size(request)
 
 
+TAGS = ["Conversations"]
+# Each server-sent event of a streamed reply: a JSON object whose `type` is message, delta, error or done.
+STREAM_EVENT = {
+    "type": "object",
+    "properties": {"data": {"type": "string", "pattern": r"^\{.*\}$"}},
+    "required": ["data"],
+}
+
+
 class ConversationListView(APIView):
     """Your conversations, latest activity first, a page at a time; POST `{"title"?, "model"?,
     "system_prompt"?}` starts one."""
 
     pagination_class = ConversationPagination
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="The page, from 1 to the last."),
+            OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 100}),
+        ],
+        operation_id="api_conversations_list",
+        responses={200: ConversationPageSerializer, **rest_errors(400, 401, 503)},
+        tags=TAGS,
+    )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(conversations_of(user_id=request.user.pk), request, view=self)
         return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
 
+    @extend_schema(
+        request=ConversationSerializer,
+        responses={201: ConversationSerializer, **rest_errors(400, 401, 413, 415, 503)},
+        tags=TAGS,
+    )
     def post(self, request: Request) -> Response:
         new = ConversationSerializer(data=request.data)
         new.is_valid(raise_exception=True)
@@ -59,10 +85,16 @@ class ConversationDetailView(APIView):
     """One of your conversations with its messages, oldest first; PATCH its title, model or system
     prompt; DELETE it with its messages."""
 
+    @extend_schema(responses={200: ConversationWithMessagesSerializer, **rest_errors(401, 404, 503)}, tags=TAGS)
     def get(self, request: Request, pk: int) -> Response:
         conversation = conversation_of(user_id=request.user.pk, conversation_id=pk)
         return Response(ConversationWithMessagesSerializer(conversation).data)
 
+    @extend_schema(
+        request=ConversationSerializer,
+        responses={200: ConversationSerializer, **rest_errors(400, 401, 404, 413, 415, 503)},
+        tags=TAGS,
+    )
     def patch(self, request: Request, pk: int) -> Response:
         conversation = conversation_of(user_id=request.user.pk, conversation_id=pk)
         edit = ConversationSerializer(conversation, data=request.data, partial=True)
@@ -71,6 +103,7 @@ class ConversationDetailView(APIView):
             edit.save()
         return Response(edit.data)
 
+    @extend_schema(responses={204: None, **rest_errors(401, 404, 503)}, tags=TAGS)
     def delete(self, request: Request, pk: int) -> Response:
         conversation_of(user_id=request.user.pk, conversation_id=pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -84,6 +117,18 @@ class MessageListView(AsyncAPIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
 
+    @extend_schema(
+        request=NewMessageSerializer,
+        responses={
+            (201, "application/json"): ExchangeSerializer,
+            (200, "text/event-stream"): OpenApiResponse(
+                STREAM_EVENT, description="`stream: true`: the reply as server-sent events."
+            ),
+            **rest_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
+        },
+        parameters=relay_headers(answered=(200, 201)),
+        tags=TAGS,
+    )
     async def post(self, request: Request, pk: int) -> HttpResponse:
         conversation = await in_db(conversation_of, user_id=request.user.pk, conversation_id=pk)
         new = NewMessageSerializer(data=request.data, context={"conversation": conversation})

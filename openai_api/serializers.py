@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from relay.serializers import TextField, check_prompt_size
+from chatgateway.openapi import CheckedByCode, allowed_models, message_list
+from relay.serializers import TextField, UsageSerializer, check_prompt_size
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 MAX_CHOICES = 8  # `n`: one request may ask for this many answers at most
@@ -40,6 +42,12 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object", "additionalProperties": True}}],
+        "nullable": True,
+    }
+)
 class ContentField(serializers.Field):
     """A message's content: text, a list of content parts, or null (an assistant's tool call)."""
 
@@ -65,7 +73,11 @@ class StreamOptionsSerializer(serializers.Serializer):
     include_usage = StrictBooleanField(required=False)
 
 
+@extend_schema_serializer(component_name="ChatCompletion")  # the request half: "ChatCompletionRequest"
 class ChatCompletionRequestSerializer(serializers.Serializer):
+    """OpenAI's chat request. Only these fields are checked; every other (temperature, max_tokens, tools,
+    response_format, seed, ...) goes to the upstream as sent, and the upstream judges it."""
+
     # Not trimmed: the model is sent upstream exactly as given, so it is checked exactly as given.
     model = TextField(trim_whitespace=False)
     messages = ChatMessageSerializer(many=True, allow_empty=False)
@@ -88,6 +100,16 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         return attrs
 
 
+class ChatCompletionRequestChecks(CheckedByCode):
+    target_class = ChatCompletionRequestSerializer
+
+    def amend(self, schema: dict[str, Any]) -> dict[str, Any]:
+        properties = schema["properties"]
+        properties["messages"] = message_list(properties["messages"])
+        properties["model"] = {**allowed_models(), "description": "One of CHATGATEWAY_MODELS; any other is a 404."}
+        return schema
+
+
 def _text_length(value: Any) -> int:
     """Characters in every string inside `value` (dictionary keys aside), data parts excepted."""
     if isinstance(value, str):
@@ -99,3 +121,42 @@ def _text_length(value: Any) -> int:
             return 0
         return sum(_text_length(item) for item in value.values())
     return 0
+
+
+# What the gateway answers, as OpenAI documents it: used to describe /v1 in the schema. A completion is
+# the upstream's own body, passed on unchanged, so only what every OpenAI-compatible upstream sends is
+# required; anything more it sends passes too.
+
+
+class CompletionMessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField(allow_null=True, required=False)
+
+
+class CompletionChoiceSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    message = CompletionMessageSerializer()
+    finish_reason = serializers.CharField(allow_null=True, required=False)
+
+
+class ChatCompletionSerializer(serializers.Serializer):
+    """`object: "chat.completion"`; streamed, the same comes as `chat.completion.chunk` events instead."""
+
+    id = serializers.CharField()
+    object = serializers.CharField()
+    created = serializers.IntegerField()
+    model = serializers.CharField()
+    choices = CompletionChoiceSerializer(many=True)
+    usage = UsageSerializer(required=False, allow_null=True)
+
+
+class ModelSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField(help_text="Always `model`.")
+    created = serializers.IntegerField()
+    owned_by = serializers.CharField()
+
+
+class ModelListSerializer(serializers.Serializer):
+    object = serializers.CharField(help_text="Always `list`.")
+    data = ModelSerializer(many=True)

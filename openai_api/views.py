@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -22,8 +23,14 @@ from apikeys.authentication import APIKeyAuthentication
 from apikeys.models import APIKey
 from chatgateway.async_views import AsyncAPIView
 from chatgateway.exceptions import openai_exception_handler
+from chatgateway.openapi import openai_errors, relay_headers
 from chatgateway.parsers import StrictJSONParser
-from openai_api.serializers import ChatCompletionRequestSerializer
+from openai_api.serializers import (
+    ChatCompletionRequestSerializer,
+    ChatCompletionSerializer,
+    ModelListSerializer,
+    ModelSerializer,
+)
 from quota.headers import rate_limit_headers
 from relay.passthrough import Caller, open_completion_stream, relay_completion
 
@@ -40,9 +47,51 @@ class OpenAIStyleMixin:
         return openai_exception_handler
 
 
+STREAM_DESCRIPTION = (
+    "The upstream's answer, unchanged. With `stream: true`, server-sent events instead: "
+    "`data: <chat.completion.chunk>` each, then `data: [DONE]`; a stream that fails midway ends with "
+    '`data: {"error": ...}`.'
+)
+
+
+# The schema of each server-sent event of a stream (as OpenAPI 3.2 and schemathesis read a schema of
+# text/event-stream): a JSON object on one line, or the final `[DONE]`.
+STREAM_EVENT = {
+    "type": "object",
+    "properties": {
+        "data": {
+            "type": "string",
+            "pattern": r"^(\{.*\}|\[DONE\])$",
+            "description": "A `chat.completion.chunk`, an `error` object, or `[DONE]`.",
+        }
+    },
+    "required": ["data"],
+}
+
+
 class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `POST /v1/chat/completions`, streamed or not; the upstream's answer, unchanged."""
 
+    @extend_schema(
+        operation_id="v1_chat_completions",
+        request=ChatCompletionRequestSerializer,
+        responses={
+            (200, "application/json"): OpenApiResponse(ChatCompletionSerializer, description=STREAM_DESCRIPTION),
+            (200, "text/event-stream"): OpenApiResponse(STREAM_EVENT, description=STREAM_DESCRIPTION),
+            **openai_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
+        },
+        parameters=[
+            *relay_headers(),
+            OpenApiParameter(
+                "x-request-id",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description="The upstream's request id, when it gave one.",
+            ),
+        ],
+        tags=["OpenAI-compatible"],
+    )
     async def post(self, request: Request) -> HttpResponse:
         chat = ChatCompletionRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
@@ -66,6 +115,11 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
 class ModelListView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `GET /v1/models`: the models this gateway lets its users ask."""
 
+    @extend_schema(
+        operation_id="v1_models_list",
+        responses={200: ModelListSerializer, **openai_errors(401, 503)},
+        tags=["OpenAI-compatible"],
+    )
     async def get(self, request: Request) -> Response:
         return Response({"object": "list", "data": [_model(name) for name in settings.CHATGATEWAY_MODELS]})
 
@@ -73,6 +127,11 @@ class ModelListView(OpenAIStyleMixin, AsyncAPIView):
 class ModelView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `GET /v1/models/{model}`."""
 
+    @extend_schema(
+        operation_id="v1_models_retrieve",
+        responses={200: ModelSerializer, **openai_errors(401, 404, 503)},
+        tags=["OpenAI-compatible"],
+    )
     async def get(self, request: Request, model: str) -> Response:
         check_model_allowed(model)
         return Response(_model(model))

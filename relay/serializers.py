@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.translation import gettext, gettext_lazy
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from chatgateway.openapi import CheckedByCode, allowed_models, message_list
 from quota.serializers import QuotaStatusSerializer
 from relay.models import UsageRecord
 
@@ -38,6 +40,7 @@ class MessageSerializer(serializers.Serializer):
     content = TextField()
 
 
+@extend_schema_serializer(component_name="Chat")  # the request half: "ChatRequest"
 class ChatRequestSerializer(serializers.Serializer):
     prompt = TextField(required=False, help_text="A single question.")
     messages = MessageSerializer(
@@ -76,6 +79,17 @@ class ChatRequestSerializer(serializers.Serializer):
             attrs["messages"] = [{"role": "user", "content": attrs.pop("prompt")}]
         attrs.setdefault("model", settings.CHATGATEWAY_MODEL)
         return attrs
+
+
+class ChatRequestChecks(CheckedByCode):
+    target_class = ChatRequestSerializer
+
+    def amend(self, schema: dict) -> dict:
+        properties = schema["properties"]
+        properties["prompt"]["maxLength"] = settings.CHATGATEWAY_MAX_PROMPT_CHARS
+        properties["messages"] = message_list(properties["messages"])
+        properties["model"] = allowed_models()
+        return {**schema, "oneOf": [{"required": ["prompt"]}, {"required": ["messages"]}]}
 
 
 class UsageSerializer(serializers.Serializer):
@@ -125,3 +139,12 @@ class UsageRecordSerializer(serializers.ModelSerializer):
             "error",
         ]
         read_only_fields = fields
+
+
+class UsagePageSerializer(serializers.Serializer):
+    """One page of GET /api/usage/ (DRF's page-number pagination)."""
+
+    count = serializers.IntegerField(help_text="Records matching the filters, on all pages.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null on the first.")
+    results = UsageRecordSerializer(many=True)

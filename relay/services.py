@@ -110,11 +110,16 @@ class RelayAttempt:
                 ttfb_ms=self.ttfb_ms,
                 upstream_request_id=(request_id or "")[:200],
                 error=error,
-                prompt_text="\n\n".join(message_text(m) for m in self.messages) if keep_text else "",
-                completion_text=answer if keep_text else "",
+                prompt_text=_storable("\n\n".join(message_text(m) for m in self.messages)) if keep_text else "",
+                completion_text=_storable(answer) if keep_text else "",
             )
         except DatabaseError:
             logger.error("usage record lost (user %s, status %s): the database failed", self.user_id, status_code)
 
     def _elapsed_ms(self) -> int:
         return round((time.monotonic() - self.started) * 1000)
+
+
+def _storable(text: str) -> str:
+    """`text` without NUL characters, which JSON and prompts may hold but PostgreSQL's text can't."""
+    return text.replace("\x00", "")

@@ -6,14 +6,16 @@ import re
 
 from django.core.paginator import Paginator
 from django.utils.translation import gettext
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatgateway.openapi import rest_errors
 from relay.selectors import usage_records_for
-from relay.serializers import UsageFiltersSerializer, UsageRecordSerializer
+from relay.serializers import UsageFiltersSerializer, UsagePageSerializer, UsageRecordSerializer
 
 # At most nine digits: Python refuses to parse very long digit strings, and no page is that far anyway.
 WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
@@ -50,6 +52,19 @@ class UsageView(APIView):
 
     pagination_class = UsagePagination
 
+    @extend_schema(
+        parameters=[
+            UsageFiltersSerializer,
+            OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="The page, from 1 to the last."),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": UsagePagination.max_page_size},
+                description=f"Records a page ({UsagePagination.page_size} by default).",
+            ),
+        ],
+        responses={200: UsagePageSerializer, **rest_errors(400, 401, 503)},
+        tags=["Chat"],
+    )
     def get(self, request: Request) -> Response:
         filters = UsageFiltersSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

@@ -1,8 +1,10 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chatgateway.async_views import AsyncAPIView
 from chatgateway.db import in_db
+from chatgateway.openapi import relay_headers, rest_errors
 from chatgateway.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
 from quota.services import quota_status
@@ -19,6 +21,12 @@ class ChatView(AsyncAPIView):
 
     parser_classes = [StrictJSONParser]
 
+    @extend_schema(
+        request=ChatRequestSerializer,
+        responses={200: ChatResponseSerializer, **rest_errors(400, 401, 403, 413, 415, 429, 502, 503, 504)},
+        parameters=relay_headers(),
+        tags=["Chat"],
+    )
     async def post(self, request: Request) -> Response:
         chat = ChatRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)

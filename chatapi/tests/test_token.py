@@ -92,3 +92,11 @@ def test_it_does_not_need_a_csrf_token(user):
     response = client.post("/token", {"u": "ada", "p": PASSWORD}, content_type="application/json")
 
     assert response.status_code == 201
+
+
+def test_it_refuses_a_null_character_in_the_username_with_400(client, user):
+    # On PostgreSQL looking the name up failed with a 500 (found probing what the schema fuzz sends).
+    response = client.post("/token", {"u": "ada\x00", "p": PASSWORD}, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"statu": False, "message": "Null characters are not allowed in a username or password."}

@@ -39,6 +39,9 @@ def test_make_serve_runs_the_production_server(tmp_path, dev_upstream):
         stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]+\.css)"', login_page.text)
         css = requests.get(f"{base}{stylesheet.group(1)}", timeout=10) if stylesheet else None
         debug_page = requests.get(f"{base}/no-such-page", timeout=10)
+        docs_page = requests.get(f"{base}/api/docs/", timeout=10)
+        docs_script = re.search(r'src="(/static/drf_spectacular_sidecar/[^"]+\.js)"', docs_page.text)
+        script = requests.get(f"{base}{docs_script.group(1)}", timeout=10) if docs_script else None
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
@@ -52,6 +55,8 @@ def test_make_serve_runs_the_production_server(tmp_path, dev_upstream):
     assert "max-age" in css.headers["Cache-Control"]
     assert debug_page.status_code == 404
     assert "Django tried these URL patterns" not in debug_page.text, "DEBUG is off"
+    assert docs_script, "Swagger UI's scripts are the gateway's own static files"
+    assert script.status_code == 200
 
 
 def test_serve_refuses_to_run_with_debug_on():
