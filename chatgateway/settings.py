@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # POST /api/token/blacklist/ (log out a refresh token)
     "chatgateway",
     "accounts",
     "quota",
@@ -62,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "quota.middleware.DailyQuotaResetMiddleware",
+    "accounts.middleware.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "chatgateway.urls"
@@ -120,6 +122,8 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Every password login passes the login throttle (accounts.login_throttle).
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -193,6 +197,14 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
     "TOKEN_VERIFY_SERIALIZER": "accounts.tokens.TokenVerifySerializer",
 }
+
+# --- Password guessing (accounts.login_throttle) ---------------------------------------------------
+# Failed logins allowed per client address and per username in each window; past them, 429.
+CHATGATEWAY_LOGIN_MAX_FAILURES = envint("CHATGATEWAY_LOGIN_MAX_FAILURES", 5, minimum=1)
+CHATGATEWAY_LOGIN_WINDOW_SECONDS = envint("CHATGATEWAY_LOGIN_WINDOW_SECONDS", 60, minimum=1)
+# An address a user logged in from within this many days is not locked out by failures for their
+# username from elsewhere (only by its own); 0: no exception.
+CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS = envint("CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
 
 # --- API keys -------------------------------------------------------------------------------------
 # A key's last_used is written at most once in this many seconds, so that using a key is not a write
