@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from chatgateway.devupstream import DEFAULT_KEY as DEV_UPSTREAM_DEFAULT_KEY
-from chatgateway.env import development_secret, envbool, envfloat, envint, envlist, envstr
+from chatgateway.env import development_secret, envbool, envfloat, envint, envlist, envstr, is_development_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env", override=False)
@@ -30,6 +30,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = development_secret(BASE_DIR / ".dev-secret-key")
+elif not DEBUG and is_development_secret(SECRET_KEY, BASE_DIR / ".dev-secret-key"):
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is a development secret; production needs a secret of its own.")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
@@ -165,6 +167,15 @@ if envbool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Behind TLS, everything is HTTPS: plain-HTTP requests are redirected (all but /healthz, which the
+    # container's and load balancers' health checks call over plain HTTP) and browsers are told to keep
+    # to HTTPS (HSTS). `preload` is only consent to be listed by browsers; nothing happens unless the
+    # domain's owner submits it at hstspreload.org. 0 turns HSTS off.
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -186,10 +197,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# Tokens are signed with a key of their own when JWT_SIGNING_KEY is set: rotating it ends every token
+# and nothing else (DJANGO_SECRET_KEY also signs sessions and password-reset links).
+JWT_SIGNING_KEY = envstr("JWT_SIGNING_KEY") or SECRET_KEY
+if not DEBUG and is_development_secret(JWT_SIGNING_KEY, BASE_DIR / ".dev-secret-key"):
+    raise ImproperlyConfigured("JWT_SIGNING_KEY is a development secret; production needs a key of its own.")
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(days=envint("JWT_ACCESS_TOKEN_DAYS", 30, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=envint("JWT_REFRESH_TOKEN_DAYS", 60, minimum=1)),
-    "SIGNING_KEY": envstr("JWT_SIGNING_KEY") or SECRET_KEY,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer", "bearer"),  # the scheme is case-insensitive (RFC 9110)
     "UPDATE_LAST_LOGIN": False,
