@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import logging
 import math
 import unicodedata
 
@@ -27,6 +28,8 @@ from django.utils import timezone
 
 from accounts.exceptions import LoginThrottled
 from accounts.models import KnownLoginAddress, LoginFailures
+
+logger = logging.getLogger(__name__)
 
 
 def client_address(request: HttpRequest) -> str:
@@ -61,6 +64,7 @@ def take_login_attempt(*, address: str, username: str) -> list[str]:
     address_key, user_key = f"addr:{address}", username_key(username)
     wait = _take(address_key, now=now)
     if wait:
+        logger.warning("login refused for %d s: too many failures from %s", wait, address)
         raise LoginThrottled(wait=wait)
     wait = _take(user_key, now=now)
     if not wait:
@@ -68,6 +72,8 @@ def take_login_attempt(*, address: str, username: str) -> list[str]:
     if _is_known(user_key, address, now=now):
         return [address_key]
     _give_back([address_key])
+    # The username is not logged: people type their password into the wrong field.
+    logger.warning("login refused for %d s: too many failures for the username tried from %s", wait, address)
     raise LoginThrottled(wait=wait)
 
 
