@@ -80,9 +80,12 @@ def take_login_attempt(*, address: str, username: str) -> list[str]:
 def login_succeeded(*, charged: list[str], address: str, username: str) -> None:
     """A right password: give the attempt back and remember the address as known for this username."""
     _give_back(charged)
-    if settings.CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS:
+    days = settings.CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS
+    if days:
+        now = timezone.now()
+        KnownLoginAddress.objects.filter(last_success__lte=now - dt.timedelta(days=days)).delete()
         KnownLoginAddress.objects.update_or_create(
-            key=_known_key(username_key(username), address), defaults={"last_success": timezone.now()}
+            key=_known_key(username_key(username), address), defaults={"last_success": now}
         )
 
 

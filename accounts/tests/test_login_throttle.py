@@ -9,7 +9,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-from accounts.models import LoginFailures
+from accounts.login_throttle import username_key
+from accounts.models import KnownLoginAddress, LoginFailures
 from conftest import PASSWORD
 
 NOON = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -152,6 +153,17 @@ def test_an_address_known_long_ago_is_no_longer_an_exception(user, clock, settin
         chatapi_login("ada", "wrong", address=f"198.51.100.{last}")
 
     assert chatapi_login("ada", PASSWORD, address="192.0.2.10").status_code == 429
+
+
+def test_addresses_known_too_long_ago_are_forgotten(user, make_user, clock, settings):
+    settings.CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS = 30
+    make_user("bob")
+    assert chatapi_login("ada", PASSWORD, address="192.0.2.10").status_code == 201
+    clock.shift(dt.timedelta(days=31))
+
+    assert chatapi_login("bob", PASSWORD, address="192.0.2.11").status_code == 201
+
+    assert list(KnownLoginAddress.objects.values_list("key", flat=True)) == [f"{username_key('bob')}|192.0.2.11"]
 
 
 def test_the_limit_and_window_are_settings(user, clock, settings):
