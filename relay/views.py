@@ -1,16 +1,17 @@
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from chatgateway.async_views import AsyncAPIView
+from chatgateway.db import in_db
 from chatgateway.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
 from quota.services import quota_status
 from relay.models import UsageRecord
+from relay.passthrough import Caller, relay_completion
 from relay.serializers import ChatRequestSerializer, ChatResponseSerializer
-from relay.services import relay_chat
 
 
-class ChatView(APIView):
+class ChatView(AsyncAPIView):
     """Ask the model: send `prompt` (one question) or `messages` (a conversation), and optionally `model`.
 
     Each successful answer uses one request of your daily quota; the response shows what is left.
@@ -18,19 +19,18 @@ class ChatView(APIView):
 
     parser_classes = [StrictJSONParser]
 
-    def post(self, request: Request) -> Response:
+    async def post(self, request: Request) -> Response:
         chat = ChatRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
-        relayed = relay_chat(
-            user_id=request.user.pk,
-            messages=chat.validated_data["messages"],
-            model=chat.validated_data["model"],
+        relayed = await relay_completion(
+            caller=Caller.of(request),
+            params={"model": chat.validated_data["model"], "messages": chat.validated_data["messages"]},
             endpoint=UsageRecord.Endpoint.CHAT,
         )
         body = {
             "reply": relayed.completion.text,
             "model": relayed.completion.model,
             "usage": relayed.completion.usage,
-            "quota": quota_status(user_id=request.user.pk),
+            "quota": await in_db(quota_status, user_id=request.user.pk),
         }
         return Response(ChatResponseSerializer(body).data, headers=rate_limit_headers(relayed.allowance))
