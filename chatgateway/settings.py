@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "relay",
     "chatapi",
     "apikeys",
+    "conversations",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +255,12 @@ CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
 CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
 if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:
     raise ImproperlyConfigured("CHATGATEWAY_MODELS must include CHATGATEWAY_MODEL.")
+
+# --- Conversations kept by the gateway (/api/conversations/) ---------------------------------------
+# The history sent upstream with a new message, in estimated tokens (relay/estimates.py): the oldest
+# messages are left out first; the system prompt and the new message are always sent.
+CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS = envint("CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS", 4000, minimum=1)
+CHATGATEWAY_CONVERSATIONS_PAGE_SIZE = envint("CHATGATEWAY_CONVERSATIONS_PAGE_SIZE", 20, minimum=1)
 
 # With no OPENAI_API_KEY the gateway talks to the bundled development upstream
 # (`python -m chatgateway.devupstream`), whose answers are canned, not a real model's.

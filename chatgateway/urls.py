@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/usage/", UsageView.as_view(), name="usage"),
     path("api/keys/", APIKeyListView.as_view(), name="api-keys"),
     path("api/keys/<int:pk>/", APIKeyDetailView.as_view(), name="api-key"),
+    path("api/conversations/", include("conversations.urls")),
     path("api-auth/", include("rest_framework.urls")),  # log in/out links of the browsable API
     # The OpenAI-compatible API, for OpenAI's SDKs and every tool built on them.
     path("v1/", include("openai_api.urls")),
