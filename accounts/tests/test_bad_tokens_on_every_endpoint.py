@@ -21,6 +21,7 @@ ENDPOINTS = [
     ("GET", "/api/quota/", None),
     ("GET", "/api/usage/", None),
     ("GET", "/api/keys/", None),
+    ("GET", "/api/conversations/", None),
     ("GET", "/v1/models", None),
     ("POST", "/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
 ]
