@@ -54,12 +54,14 @@ INSTALLED_APPS = [
     "chatapi",
     "apikeys",
     "conversations",
+    "web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "chatgateway.locale.LocaleMiddleware",  # after sessions, before common (Django's order)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -300,3 +302,11 @@ LOGGING = {
         "openai": {"level": "WARNING"},
     },
 }
+
+# --- Languages and the web chat page --------------------------------------------------------------
+# The page and the API's messages follow the browser's Accept-Language, or the language picked on the
+# page (set_language's cookie); /v1 answers in English whatever is asked (chatgateway/locale.py).
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LOGIN_URL = "web:home"  # the chat page at / is its own log-in form
+LOGIN_REDIRECT_URL = "web:home"

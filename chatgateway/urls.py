@@ -30,6 +30,8 @@ urlpatterns = [
     path("v1/", include("openai_api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switch
+    path("", include("web.urls")),  # the web chat page at /
 ]
 
 admin.site.site_header = "ChatGateway administration"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message
@@ -15,7 +16,11 @@ from relay.serializers import TextField, check_prompt_size
 def check_model_allowed(model: str) -> None:
     if model not in settings.CHATGATEWAY_MODELS:
         allowed = ", ".join(settings.CHATGATEWAY_MODELS)
-        raise serializers.ValidationError(f"Model {model!r} is not available here. Use one of: {allowed}.")
+        raise serializers.ValidationError(
+            gettext("Model {model} is not available here. Use one of: {allowed}.").format(
+                model=repr(model), allowed=allowed
+            )
+        )
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -75,14 +80,16 @@ class NewMessageSerializer(serializers.Serializer):
 
     def validate_content(self, value: str) -> str:
         if not value.strip():
-            raise serializers.ValidationError("The message is empty.")
+            raise serializers.ValidationError(gettext("The message is empty."))
         check_prompt_size(len(value))
         conversation: Conversation = self.context["conversation"]
         needed, budget = context_tokens_needed(conversation=conversation, content=value), _budget()
         if needed > budget:
             raise serializers.ValidationError(
-                f"The message (with the conversation's system prompt) is about {needed:,} tokens; "
-                f"a conversation's context holds {budget:,}. Send a shorter message."
+                gettext(
+                    "The message (with the conversation's system prompt) is about {needed} tokens; "
+                    "a conversation's context holds {budget}. Send a shorter message."
+                ).format(needed=f"{needed:,}", budget=f"{budget:,}")
             )
         return value
 
@@ -91,7 +98,11 @@ class NewMessageSerializer(serializers.Serializer):
             check_model_allowed(self.context["conversation"].model)
         except serializers.ValidationError as error:
             raise serializers.ValidationError(
-                {"model": [f"{error.detail[0]} Change the conversation's model with PATCH."]}
+                {
+                    "model": [
+                        gettext("{problem} Change the conversation's model with PATCH.").format(problem=error.detail[0])
+                    ]
+                }
             ) from None
         return attrs
 
