@@ -26,3 +26,32 @@ class User(AbstractUser):
         """Invalidate every JWT issued to this user so far."""
         User.objects.filter(pk=self.pk).update(token_version=F("token_version") + 1)
         self.refresh_from_db(fields=["token_version"])
+
+
+class LoginFailures(models.Model):
+    """Failed logins of one client address or one username in the current window (accounts.login_throttle).
+
+    Counted with conditional UPDATEs in the database, so that every server process sees the same counts
+    and a burst of parallel guesses cannot slip past the limit. A row whose window has passed is deleted:
+    no row means no failures.
+    """
+
+    key = models.CharField(max_length=80, unique=True)
+    window_start = models.DateTimeField(db_index=True)
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "login failures"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"
+
+
+class KnownLoginAddress(models.Model):
+    """An address a username last logged in from successfully; it is not locked out by others' failures."""
+
+    key = models.CharField(max_length=160, unique=True)
+    last_success = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, UntypedToken
 
 from accounts.models import User
@@ -42,11 +44,15 @@ class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
 
 
 class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
-    """SimpleJWT's verify, which also calls a token of a revoked, inactive or deleted user invalid."""
+    """SimpleJWT's verify, which also calls invalid a blacklisted (logged out) refresh token and a token of
+    a revoked, inactive or deleted user."""
 
     def validate(self, attrs):
         result = super().validate(attrs)
-        user_for_token(UntypedToken(attrs["token"]))
+        token = UntypedToken(attrs["token"])
+        if BlacklistedToken.objects.filter(token__jti=token.get("jti")).exists():
+            raise TokenError("Token is blacklisted")
+        user_for_token(token)
         return result
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
+from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import views as jwt_views
 
 from accounts import tokens
@@ -15,17 +16,21 @@ from chatgateway.openapi import rest_errors
 EMPTY_OBJECT = OpenApiResponse({"type": "object", "maxProperties": 0}, description="The token is valid.")
 
 
-def _described(serializer: type[serializers.Serializer], answer: Any = None):
+LOGGED_OUT = OpenApiResponse({"type": "object", "maxProperties": 0}, description="The refresh token is revoked.")
+
+
+def _described(serializer: type[serializers.Serializer], answer: Any = None, *, errors=(400, 401, 413, 415, 503)):
     return extend_schema_view(
         post=extend_schema(
             request=serializer,
-            responses={200: answer or serializer, **rest_errors(400, 401, 413, 415, 503)},
+            responses={200: answer or serializer, **rest_errors(*errors)},
             tags=["Tokens"],
         )
     )
 
 
-@_described(tokens.TokenObtainPairSerializer)
+# A login can be throttled (accounts/login_throttle.py): 429 with Retry-After.
+@_described(tokens.TokenObtainPairSerializer, errors=(400, 401, 413, 415, 429, 503))
 class TokenObtainPairView(jwt_views.TokenObtainPairView):
     """Log in with a username and password: an access token and a refresh token."""
 
@@ -38,3 +43,9 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
 @_described(tokens.TokenVerifySerializer, EMPTY_OBJECT)
 class TokenVerifyView(jwt_views.TokenVerifyView):
     """200 with an empty object when the token is valid and not revoked; 401 when it is not."""
+
+
+@_described(jwt_serializers.TokenBlacklistSerializer, LOGGED_OUT)
+class TokenBlacklistView(jwt_views.TokenBlacklistView):
+    """Log out: the refresh token is refused from now on. Access tokens made from it stay valid until they
+    expire; an administrator's "revoke all tokens" ends those too."""

@@ -7,6 +7,7 @@ not, is the envelope `{"statu": <bool>, "message": ...}` (see chatgateway.except
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -58,7 +59,7 @@ class TokenView(EnvelopeErrorsMixin, APIView):
             media_type: LoginSerializer
             for media_type in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
         },
-        responses={201: TokenResponseSerializer, **envelope_errors(400, 401, 413, 503)},
+        responses={201: TokenResponseSerializer, **envelope_errors(400, 401, 413, 429, 503)},
         tags=["ChatAPI"],
     )
     def post(self, request: Request) -> Response:
@@ -118,6 +119,10 @@ class AskView(EnvelopeErrorsMixin, AsyncAPIView):
 
 
 def _question(request: Request) -> str:
+    try:  # Django reads bytes that are not UTF-8 as U+FFFD, which would reach the model as the question
+        parse_qsl(request.META.get("QUERY_STRING", ""), errors="strict")
+    except UnicodeDecodeError:
+        raise ValidationError("The question is not valid UTF-8 text; percent-encode it as UTF-8.") from None
     questions = request.query_params.getlist("q")
     if len(questions) > 1:
         raise ValidationError(gettext("Give the question once: ?q=<your question>."))

@@ -79,3 +79,9 @@ def development_secret(path: Path) -> str:
         finally:
             draft.unlink()
     return path.read_text().strip()
+
+
+def is_development_secret(secret: str, path: Path) -> bool:
+    """Whether `secret` is this checkout's development secret (kept in `path`) or one of Django's
+    `django-insecure-` placeholders: either would let anyone who has seen it sign sessions or tokens."""
+    return secret.startswith("django-insecure-") or (path.exists() and secret == path.read_text().strip())

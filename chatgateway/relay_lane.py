@@ -7,7 +7,7 @@ middleware (whitenoise) makes the whole chain synchronous, so the request's thre
 the async view runs on the event loop, for as long as the upstream takes. That thread, its start and
 its end, and the hops between the loop and it cost more than the relay's own work (docs/performance.md).
 Nothing in that chain is needed by these endpoints: no session, no CSRF (no cookies are read), no
-static files, no messages. What is (the allowed hosts, and the security headers) is done here inline,
+static files, no messages. What is (the allowed hosts, the security headers, the language) is done here inline,
 on the event loop; their database work runs in the database threads (chatgateway/db.py).
 
 Every other path (admin, the browsable API, `/api/chat/` which takes a session too, `/token`, which
@@ -23,6 +23,8 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
+
+from chatgateway.locale import LocaleMiddleware
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -50,12 +52,17 @@ class RelayLaneHandler(ASGIHandler):
 
 def relay_lane_checks(get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]):
     """The middleware these endpoints need, run on the loop: ALLOWED_HOSTS (CommonMiddleware checks it
-    in the other lane) and SecurityMiddleware's redirect and headers (pure functions of the request)."""
+    in the other lane), SecurityMiddleware's redirect and headers, and the language of the answer
+    (chatgateway.locale): pure functions of the request."""
     security = SecurityMiddleware(get_response)
+    locale = LocaleMiddleware(get_response)
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
         request.get_host()  # DisallowedHost → 400, as in the other lane
-        response = security.process_request(request) or await get_response(request)
+        response = security.process_request(request)
+        if response is None:
+            locale.process_request(request)
+            response = locale.process_response(request, await get_response(request))
         return security.process_response(request, response)
 
     return middleware

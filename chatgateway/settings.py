@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from chatgateway.devupstream import DEFAULT_KEY as DEV_UPSTREAM_DEFAULT_KEY
-from chatgateway.env import development_secret, envbool, envfloat, envint, envlist, envstr
+from chatgateway.env import development_secret, envbool, envfloat, envint, envlist, envstr, is_development_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env", override=False)
@@ -30,6 +30,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = development_secret(BASE_DIR / ".dev-secret-key")
+elif not DEBUG and is_development_secret(SECRET_KEY, BASE_DIR / ".dev-secret-key"):
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is a development secret; production needs a secret of its own.")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # POST /api/token/blacklist/ (log out a refresh token)
     "chatgateway",
     "accounts",
     "quota",
@@ -65,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "quota.middleware.DailyQuotaResetMiddleware",
+    "accounts.middleware.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "chatgateway.urls"
@@ -130,6 +134,8 @@ DATABASE_THREADS = envint(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Every password login passes the login throttle (accounts.login_throttle).
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -171,6 +177,15 @@ if envbool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Behind TLS, everything is HTTPS: plain-HTTP requests are redirected (all but /healthz, which the
+    # container's and load balancers' health checks call over plain HTTP) and browsers are told to keep
+    # to HTTPS (HSTS). `preload` is only consent to be listed by browsers; nothing happens unless the
+    # domain's owner submits it at hstspreload.org. 0 turns HSTS off.
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -192,10 +207,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# Tokens are signed with a key of their own when JWT_SIGNING_KEY is set: rotating it ends every token
+# and nothing else (DJANGO_SECRET_KEY also signs sessions and password-reset links).
+JWT_SIGNING_KEY = envstr("JWT_SIGNING_KEY") or SECRET_KEY
+if not DEBUG and is_development_secret(JWT_SIGNING_KEY, BASE_DIR / ".dev-secret-key"):
+    raise ImproperlyConfigured("JWT_SIGNING_KEY is a development secret; production needs a key of its own.")
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(days=envint("JWT_ACCESS_TOKEN_DAYS", 30, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=envint("JWT_REFRESH_TOKEN_DAYS", 60, minimum=1)),
-    "SIGNING_KEY": envstr("JWT_SIGNING_KEY") or SECRET_KEY,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer", "bearer"),  # the scheme is case-insensitive (RFC 9110)
     "UPDATE_LAST_LOGIN": False,
@@ -203,6 +223,14 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
     "TOKEN_VERIFY_SERIALIZER": "accounts.tokens.TokenVerifySerializer",
 }
+
+# --- Password guessing (accounts.login_throttle) ---------------------------------------------------
+# Failed logins allowed per client address and per username in each window; past them, 429.
+CHATGATEWAY_LOGIN_MAX_FAILURES = envint("CHATGATEWAY_LOGIN_MAX_FAILURES", 5, minimum=1)
+CHATGATEWAY_LOGIN_WINDOW_SECONDS = envint("CHATGATEWAY_LOGIN_WINDOW_SECONDS", 60, minimum=1)
+# An address a user logged in from within this many days is not locked out by failures for their
+# username from elsewhere (only by its own); 0: no exception.
+CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS = envint("CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
 
 # --- API keys -------------------------------------------------------------------------------------
 # A key's last_used is written at most once in this many seconds, so that using a key is not a write
@@ -223,6 +251,8 @@ CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, mini
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
 # Bodies past this get 413 (Django's own limit, applied before any parsing).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# Request headers past this many bytes in all (names and values) get 431 (chatgateway/bodylimit.py).
+CHATGATEWAY_MAX_HEADER_BYTES = envint("CHATGATEWAY_MAX_HEADER_BYTES", 16 * 1024, minimum=1024)
 CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
 CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
 if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+from accounts.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView, TokenVerifyView
 from apikeys.views import APIKeyDetailView, APIKeyListView
 from chatapi.views import AskView, TokenView
 from chatgateway.health import healthz
@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/token/", TokenObtainPairView.as_view(), name="token-obtain"),
     path("api/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("api/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
+    path("api/token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),  # log out a refresh token
     path("api/chat/", ChatView.as_view(), name="chat"),
     path("api/quota/", QuotaView.as_view(), name="quota"),
     path("api/usage/", UsageView.as_view(), name="usage"),

@@ -97,6 +97,10 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         # descriptions (the validated messages hold only role and content, so the request is read).
         raw = self.initial_data
         check_prompt_size(_text_length(raw.get("messages")) + _text_length(raw.get("tools")))
+        if not any(_says_something(message) for message in raw["messages"]):
+            raise serializers.ValidationError(
+                {"messages": "The messages have no text: send a prompt that is not empty or only spaces."}
+            )
         return attrs
 
 
@@ -108,6 +112,19 @@ class ChatCompletionRequestChecks(CheckedByCode):
         properties["messages"] = message_list(properties["messages"])
         properties["model"] = {**allowed_models(), "description": "One of CHATGATEWAY_MODELS; any other is a 404."}
         return schema
+
+
+def _says_something(message: dict[str, Any]) -> bool:
+    """Whether a message gives the model anything: text that is not blank, a data part, or a tool call."""
+    if message.get("tool_calls") or message.get("function_call"):
+        return True
+    content = message.get("content")
+    if isinstance(content, str):
+        return bool(content.strip())
+    return isinstance(content, list) and any(
+        part.get("type") in DATA_PARTS or (isinstance(part.get("text"), str) and part["text"].strip())
+        for part in content
+    )
 
 
 def _text_length(value: Any) -> int:

@@ -107,3 +107,17 @@ def test_v1_tells_the_daily_limit_in_english_to_a_chinese_client(make_user):
 
 def _bearer(user) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_access_token(user)}"}
+
+
+def test_the_relay_lane_answers_in_the_clients_language_too(gateway, user):
+    # /api and /v1 skip Django's middleware (chatgateway/relay_lane.py), which must not lose the language.
+    headers = {"Authorization": f"Bearer {issue_access_token(user)}", "Accept-Language": "zh-CN"}
+
+    asked = requests.get(f"{gateway.url}/api", headers=headers, timeout=10)
+    openai_style = requests.post(f"{gateway.url}/v1/chat/completions", json={}, headers=headers, timeout=10)
+
+    assert asked.status_code == 400
+    assert asked.json() == {"statu": False, "message": "缺少问题：请在网址后加上 ?q=<你的问题>。"}  # noqa: RUF001
+    assert asked.headers["Content-Language"] == "zh-hans"
+    assert openai_style.status_code == 400
+    assert openai_style.json()["error"]["message"].isascii()

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+
+from accounts.login_throttle import client_address, login_succeeded, take_login_attempt
+from accounts.models import User
+
+
+class ThrottledModelBackend(ModelBackend):
+    """Django's username and password check, behind the login throttle (accounts.login_throttle).
+
+    Every password login goes through here, whatever the page, so no login form escapes the throttle.
+    Raises LoginThrottled, which DRF answers with 429 and accounts.middleware answers for other pages.
+    """
+
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> User | None:
+        if username is None:
+            username = kwargs.get(get_user_model().USERNAME_FIELD)
+        if request is None or username is None or password is None:  # no client to hold back (shell, commands)
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        address = client_address(request)
+        charged = take_login_attempt(address=address, username=username)
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is not None:
+            login_succeeded(charged=charged, address=address, username=username)
+        return user

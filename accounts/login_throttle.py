@@ -1,0 +1,127 @@
+"""Password guessing: failed logins are limited per client address and per username.
+
+Every login that checks a password (`/token`, `/api/token/`, the admin's and the browsable API's login
+pages) goes through `accounts.backends.ThrottledModelBackend`, which takes one attempt from the
+address's and the username's allowance before checking the password, and gives it back when the
+password was right: only failures count. Taking before checking (one conditional UPDATE) means that a
+burst of parallel guesses cannot all pass a check made before any of them failed.
+
+Policy for a username under attack from elsewhere: an address the user logged in from successfully
+in the last CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS is not held back by the username's failures (only by
+its own), so guessing at someone's password from other addresses does not lock them out for ever.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import logging
+import math
+import unicodedata
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.exceptions import LoginThrottled
+from accounts.models import KnownLoginAddress, LoginFailures
+
+logger = logging.getLogger(__name__)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as the server saw it (uvicorn puts a trusted proxy's X-Forwarded-For there,
+    FORWARDED_ALLOW_IPS); an IPv6 address stands for its /64, which one client usually holds whole."""
+    raw = request.META.get("REMOTE_ADDR") or "unknown"
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw[:45]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def username_key(username: str) -> str:
+    """The same key for every spelling of one username (Unicode forms, case), of bounded length."""
+    normal = unicodedata.normalize("NFKC", username).casefold().strip()
+    return "user:" + hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def take_login_attempt(*, address: str, username: str) -> list[str]:
+    """Count a login attempt against the address and the username before its password is checked.
+
+    Raises LoginThrottled (with the seconds to wait) when either has no attempts left; returns the keys
+    charged, for `login_succeeded` to give back.
+    """
+    now = timezone.now()
+    LoginFailures.objects.filter(window_start__lte=now - _window()).delete()
+    address_key, user_key = f"addr:{address}", username_key(username)
+    wait = _take(address_key, now=now)
+    if wait:
+        logger.warning("login refused for %d s: too many failures from %s", wait, address)
+        raise LoginThrottled(wait=wait)
+    wait = _take(user_key, now=now)
+    if not wait:
+        return [address_key, user_key]
+    if _is_known(user_key, address, now=now):
+        return [address_key]
+    _give_back([address_key])
+    # The username is not logged: people type their password into the wrong field.
+    logger.warning("login refused for %d s: too many failures for the username tried from %s", wait, address)
+    raise LoginThrottled(wait=wait)
+
+
+def login_succeeded(*, charged: list[str], address: str, username: str) -> None:
+    """A right password: give the attempt back and remember the address as known for this username."""
+    _give_back(charged)
+    days = settings.CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS
+    if days:
+        now = timezone.now()
+        KnownLoginAddress.objects.filter(last_success__lte=now - dt.timedelta(days=days)).delete()
+        KnownLoginAddress.objects.update_or_create(
+            key=_known_key(username_key(username), address), defaults={"last_success": now}
+        )
+
+
+def _take(key: str, *, now: dt.datetime) -> int:
+    """One attempt from `key`'s allowance: 0 if granted, else the whole seconds until its window ends."""
+    limit = settings.CHATGATEWAY_LOGIN_MAX_FAILURES
+    if LoginFailures.objects.filter(key=key, failures__lt=limit).update(failures=F("failures") + 1):
+        return 0
+    try:
+        with transaction.atomic():
+            LoginFailures.objects.create(key=key, window_start=now, failures=1)
+        return 0
+    except IntegrityError:  # it exists: full, or made by a parallel attempt a moment ago
+        pass
+    if LoginFailures.objects.filter(key=key, failures__lt=limit).update(failures=F("failures") + 1):
+        return 0
+    start = LoginFailures.objects.filter(key=key).values_list("window_start", flat=True).first() or now
+    return max(1, math.ceil((start + _window() - now).total_seconds()))
+
+
+def _give_back(keys: list[str]) -> None:
+    LoginFailures.objects.filter(key__in=keys, failures__gt=0).update(failures=F("failures") - 1)
+
+
+def _is_known(user_key: str, address: str, *, now: dt.datetime) -> bool:
+    days = settings.CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS
+    since = now - dt.timedelta(days=days)
+    return (
+        bool(days)
+        and KnownLoginAddress.objects.filter(key=_known_key(user_key, address), last_success__gt=since).exists()
+    )
+
+
+def _known_key(user_key: str, address: str) -> str:
+    return f"{user_key}|{address}"
+
+
+def _window() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.CHATGATEWAY_LOGIN_WINDOW_SECONDS)
