@@ -217,6 +217,10 @@ CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
 CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
 if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:
     raise ImproperlyConfigured("CHATGATEWAY_MODELS must include CHATGATEWAY_MODEL.")
+# Where a relay's quota settlement and usage record wait when the database fails after the upstream
+# answered (relay/outbox.py), and how often they are retried.
+CHATGATEWAY_OUTBOX_DIR = Path(envstr("CHATGATEWAY_OUTBOX_DIR", str(BASE_DIR / "outbox")))
+CHATGATEWAY_OUTBOX_RETRY_SECONDS = envfloat("CHATGATEWAY_OUTBOX_RETRY_SECONDS", 2.0)
 
 # With no OPENAI_API_KEY the gateway talks to the bundled development upstream
 # (`python -m chatgateway.devupstream`), whose answers are canned, not a real model's.
