@@ -11,11 +11,13 @@ with a plain 500: nothing from inside the gateway reaches a client.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
 from django.utils.dateformat import format as format_date
 from django.utils.timezone import localtime
 from rest_framework import exceptions, status
@@ -188,3 +190,11 @@ def _first_code(codes: Any) -> str:
     if isinstance(codes, list):
         return next((_first_code(item) for item in codes if item), "invalid")
     return str(codes)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500, for the paths outside DRF (the admin, the browsable API's login): a
+    database that is gone is a 503 like everywhere else, anything else a plain 500; never a trace."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return HttpResponse(DatabaseUnavailable.default_detail, status=503, content_type="text/plain")
+    return HttpResponse(INTERNAL_ERROR, status=500, content_type="text/plain")

@@ -114,6 +114,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "min_size": 1,
             "max_size": POOL_MAX_SIZE,
             "timeout": envfloat("DATABASE_POOL_TIMEOUT", 10.0),  # seconds to wait for a free connection
+            # psycopg retries a lost server with doubling pauses (1, 2, 4, … s) for up to this long, then
+            # starts afresh on the next request: after a database restart the gateway serves again within
+            # seconds, not after a pause that grew all through the outage (its default is 300 s).
+            "reconnect_timeout": 5.0,
         }
 # A transaction must never stay open across a call upstream, which takes seconds.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
@@ -258,5 +262,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
+        # Its retries while the database is gone are several lines each; the gateway logs the outage itself.
+        "psycopg.pool": {"level": "ERROR"},
     },
 }

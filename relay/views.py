@@ -1,10 +1,11 @@
+from django.db import DatabaseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatgateway.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
-from quota.services import quota_status
+from quota.services import quota_status, status_at_reservation
 from relay.models import UsageRecord
 from relay.serializers import ChatRequestSerializer, ChatResponseSerializer
 from relay.services import relay_chat
@@ -27,10 +28,14 @@ class ChatView(APIView):
             model=chat.validated_data["model"],
             endpoint=UsageRecord.Endpoint.CHAT,
         )
+        try:
+            quota = quota_status(user_id=request.user.pk)
+        except DatabaseError:  # gone since the answer came: the answer is still the user's
+            quota = status_at_reservation(allowance=relayed.allowance)
         body = {
             "reply": relayed.completion.text,
             "model": relayed.completion.model,
             "usage": relayed.completion.usage,
-            "quota": quota_status(user_id=request.user.pk),
+            "quota": quota,
         }
         return Response(ChatResponseSerializer(body).data, headers=rate_limit_headers(relayed.allowance))
