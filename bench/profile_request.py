@@ -133,8 +133,7 @@ STEPS = {  # the project's functions (innermost wins): what a sample of time was
 }
 AWAITS = [  # what an await inside the request waits for (innermost marker wins)
     ("pass_through_completion", "await: the upstream's answer (network)"),
-    ("_in_db", "await: a database step in the request's thread"),
-    ("ChatCompletionsView.async_dispatch", "await: DRF's initial() (authentication) in the thread"),
+    ("in_db", "await: a database step in a database thread"),
     ("ThreadSensitiveContext.__aexit__", "await: the request's thread shutting down"),
     ("SyncToAsync.__call__", "await: sync middleware and signals in the thread"),
 ]

@@ -20,20 +20,21 @@ from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_access_token
+from chatgateway.async_views import AsyncAPIView
 from chatgateway.exceptions import envelope_exception_handler
 from chatgateway.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from quota.headers import rate_limit_headers
 from relay.models import UsageRecord
+from relay.passthrough import Caller, relay_completion
 from relay.serializers import check_prompt_size
-from relay.services import relay_chat
 
 
-class EnvelopeAPIView(APIView):
+class EnvelopeErrorsMixin:
     def get_exception_handler(self):
         return envelope_exception_handler
 
 
-class TokenView(EnvelopeAPIView):
+class TokenView(EnvelopeErrorsMixin, APIView):
     """Log in with `{"u": "<username>", "p": "<password>"}` to get a bearer token for `/api`."""
 
     authentication_classes: list = []
@@ -68,7 +69,7 @@ def _credentials(request: Request) -> tuple[str, str]:
     return username, password
 
 
-class AskView(EnvelopeAPIView):
+class AskView(EnvelopeErrorsMixin, AsyncAPIView):
     """Ask the model one question: `GET /api?q=<question>` with `Authorization: Bearer <token>`."""
 
     # Bearer tokens only: a GET that spends quota must not be triggered by a cross-site link
@@ -77,11 +78,10 @@ class AskView(EnvelopeAPIView):
     # No HEAD: it would ask the model and charge the user for an answer they never see.
     http_method_names = ["get", "options"]
 
-    def get(self, request: Request) -> Response:
-        relayed = relay_chat(
-            user_id=request.user.pk,
-            messages=[{"role": "user", "content": _question(request)}],
-            model=settings.CHATGATEWAY_MODEL,
+    async def get(self, request: Request) -> Response:
+        relayed = await relay_completion(
+            caller=Caller.of(request),
+            params={"model": settings.CHATGATEWAY_MODEL, "messages": [{"role": "user", "content": _question(request)}]},
             endpoint=UsageRecord.Endpoint.CHATAPI,
         )
         return Response(

@@ -39,8 +39,8 @@ def wait_until_healthy(base_url: str, *, process: subprocess.Popen | None = None
         try:
             if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or still starting its workers on a busy machine
         time.sleep(0.1)
     raise RuntimeError(f"the gateway server at {base_url} did not start within {seconds:.0f} s")
 

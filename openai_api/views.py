@@ -3,13 +3,11 @@ JWT as its `api_key`.
 
 The chat endpoint is an async view: while a worker waits on the upstream it serves other requests,
 and no thread is busy while a stream waits. Its database work (authentication, the quota, the usage
-record) runs in a thread through `sync_to_async` (Django keeps one idle thread per request for that:
-see docs/architecture.md).
+record) runs in the database threads (chatgateway/db.py).
 """
 
 from __future__ import annotations
 
-from adrf.views import APIView as AsyncAPIView
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -18,16 +16,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
 from apikeys.authentication import APIKeyAuthentication
 from apikeys.models import APIKey
+from chatgateway.async_views import AsyncAPIView
 from chatgateway.exceptions import openai_exception_handler
 from chatgateway.parsers import StrictJSONParser
 from openai_api.serializers import ChatCompletionRequestSerializer
 from quota.headers import rate_limit_headers
-from relay.passthrough import Caller, open_completion_stream, relay_completion, release_connection
+from relay.passthrough import Caller, open_completion_stream, relay_completion
 
 
 class OpenAIStyleMixin:
@@ -44,13 +42,6 @@ class OpenAIStyleMixin:
 
 class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `POST /v1/chat/completions`, streamed or not; the upstream's answer, unchanged."""
-
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        super().initial(request, *args, **kwargs)
-        # Authentication (run in a thread by adrf) is done with the database: give its connection back
-        # now, not after the hop back to the event loop and the next step (under load, with a pool,
-        # connections held across that hop ran the pool dry).
-        release_connection()
 
     async def post(self, request: Request) -> HttpResponse:
         chat = ChatCompletionRequestSerializer(data=request.data)
@@ -72,17 +63,17 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         return response
 
 
-class ModelListView(OpenAIStyleMixin, APIView):
+class ModelListView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `GET /v1/models`: the models this gateway lets its users ask."""
 
-    def get(self, request: Request) -> Response:
+    async def get(self, request: Request) -> Response:
         return Response({"object": "list", "data": [_model(name) for name in settings.CHATGATEWAY_MODELS]})
 
 
-class ModelView(OpenAIStyleMixin, APIView):
+class ModelView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `GET /v1/models/{model}`."""
 
-    def get(self, request: Request, model: str) -> Response:
+    async def get(self, request: Request, model: str) -> Response:
         check_model_allowed(model)
         return Response(_model(model))
 

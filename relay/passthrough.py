@@ -8,10 +8,10 @@ How a request is settled:
 - the client goes away once the upstream has been asked: it counts (the upstream was asked and
   may bill for it), recorded as status 499 with the usage known or estimated so far;
 - otherwise it counts, with the usage the upstream reported (estimated when it reported none).
-Every attempt leaves one UsageRecord. The database work runs in a thread (`sync_to_async`), so
-the event loop keeps serving other streams meanwhile, and each step hands its database connection
-back when it is done (`_in_db`): a stream may stay open for minutes, and a thousand open streams must
-not hold a thousand connections.
+Every attempt leaves one UsageRecord. The database work runs in the database threads
+(`chatgateway.db.in_db`), so the event loop keeps serving other streams meanwhile, and each step hands
+its database connection back when it is done: a stream may stay open for minutes, and a thousand open
+streams must not hold a thousand connections.
 """
 
 from __future__ import annotations
@@ -20,19 +20,19 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import connection
+from rest_framework.request import Request
 
+from apikeys.models import APIKey
+from chatgateway.db import in_db
 from chatgateway.request_end import at_request_end
 from quota.services import Allowance
 from relay import upstream
 from relay.models import UsageRecord
 from relay.services import RelayAttempt
 
-T = TypeVar("T")
 CLIENT_CLOSED = 499  # nginx's status for "the client closed the request"; only ever in records
 
 
@@ -43,6 +43,11 @@ class Caller:
     user_id: int
     api_key_id: int | None = None
 
+    @classmethod
+    def of(cls, request: Request) -> Caller:
+        """The authenticated user of a DRF request, and their API key if they used one."""
+        return cls(user_id=request.user.pk, api_key_id=request.auth.pk if isinstance(request.auth, APIKey) else None)
+
 
 @dataclasses.dataclass(frozen=True)
 class Passed:
@@ -52,32 +57,40 @@ class Passed:
     body: bytes | AsyncIterator[bytes]
     allowance: Allowance
     request_id: str | None = None
+    completion: upstream.RawCompletion | None = None  # a non-streamed answer, its usage as counted
 
 
-async def relay_completion(*, caller: Caller, params: dict[str, Any]) -> Passed:
+async def relay_completion(
+    *, caller: Caller, params: dict[str, Any], endpoint: str = UsageRecord.Endpoint.V1
+) -> Passed:
     """Relay one non-streamed completion; raises QuotaExceeded or UpstreamError (refunded)."""
-    attempt = _attempt(caller, params, stream=False)
+    attempt = _attempt(caller, params, stream=False, endpoint=endpoint)
     params = await _reserve(attempt, params)
     try:
         completion = await upstream.pass_through_completion(params)
     except BaseException as exc:
         await _settle_failure(attempt, exc)
         raise
-    await _in_db(
+    usage = await in_db(
         attempt.succeed,
         model=completion.model,
         usage=completion.usage,
         answer=completion.text,
         request_id=completion.request_id,
     )
-    return Passed(body=completion.body, allowance=attempt.reservation.allowance, request_id=completion.request_id)
+    return Passed(
+        body=completion.body,
+        allowance=attempt.reservation.allowance,
+        request_id=completion.request_id,
+        completion=dataclasses.replace(completion, usage=usage),
+    )
 
 
 async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> Passed:
     """Reserve a request and open the upstream stream; the body is the client's SSE stream, which
     settles the request when it ends. Raises QuotaExceeded or UpstreamError (refunded) before the
     first chunk."""
-    attempt = _attempt(caller, params, stream=True)
+    attempt = _attempt(caller, params, stream=True, endpoint=UsageRecord.Endpoint.V1)
     params = await _reserve(attempt, params)
     try:
         stream = await upstream.open_stream(params)
@@ -93,34 +106,11 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
     return Passed(body=events, allowance=attempt.reservation.allowance, request_id=stream.request_id)
 
 
-async def _in_db(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run a database step in the request's thread, then close that thread's connection (with a
-    pool, give it back), which also releases the one authentication opened."""
-    return await sync_to_async(_run_and_release)(step, *args, **kwargs)
-
-
-def _run_and_release(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    try:
-        return step(*args, **kwargs)
-    finally:
-        release_connection()
-
-
-def release_connection() -> None:
-    """Give this thread's database connection back (to the pool, or close it) between steps.
-
-    Only for a database server, whose connections are few. A SQLite connection costs nothing to hold,
-    and closing it after every step costs a WAL checkpoint and its fsyncs (measured by bench/run.py).
-    """
-    if connection.vendor != "sqlite" and not connection.in_atomic_block:
-        connection.close()
-
-
-def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool) -> RelayAttempt:
+def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool, endpoint: str) -> RelayAttempt:
     return RelayAttempt(
         user_id=caller.user_id,
         api_key_id=caller.api_key_id,
-        endpoint=UsageRecord.Endpoint.V1,
+        endpoint=endpoint,
         model=str(params["model"]),
         messages=params["messages"],
         stream=stream,
@@ -139,13 +129,13 @@ async def _reserve(attempt: RelayAttempt, params: dict[str, Any]) -> dict[str, A
     wanted = max(asked) * choices if asked else None
     # Shielded: if the client goes away while the reservation waits for the quota row's lock, the
     # reservation still completes in its thread; it is then given back before the cancellation goes on.
-    reserving = asyncio.ensure_future(_in_db(attempt.reserve, completion_tokens=wanted))
+    reserving = asyncio.ensure_future(in_db(attempt.reserve, completion_tokens=wanted))
     try:
         reservation = await asyncio.shield(reserving)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):  # QuotaExceeded or a database error: nothing was taken
             await reserving
-            await _in_db(attempt.refund)
+            await in_db(attempt.refund)
         raise
     if reservation.token_budget is None:
         return params
@@ -162,11 +152,11 @@ def _positive_int(value: Any) -> bool:
 async def _settle_failure(attempt: RelayAttempt, exc: BaseException) -> None:
     """Before anything reached the client: refunded, unless the client itself went away."""
     if isinstance(exc, asyncio.CancelledError):
-        await _in_db(attempt.succeed, usage=None, answer="", status_code=CLIENT_CLOSED, error="client_disconnected")
+        await in_db(attempt.succeed, usage=None, answer="", status_code=CLIENT_CLOSED, error="client_disconnected")
     elif isinstance(exc, upstream.UpstreamError):
-        await _in_db(attempt.fail, exc)
+        await in_db(attempt.fail, exc)
     else:
-        await _in_db(attempt.refund)
+        await in_db(attempt.refund)
 
 
 class _StreamSettlement:
@@ -197,11 +187,11 @@ class _StreamSettlement:
             await self.stream.aclose()
         finally:
             if error is not None:
-                await _in_db(self.attempt.fail, error)
+                await in_db(self.attempt.fail, error)
             elif refund:
-                await _in_db(self.attempt.refund)
+                await in_db(self.attempt.refund)
             else:
-                await _in_db(
+                await in_db(
                     self.attempt.succeed,
                     model=self.model,
                     usage=self.usage,

@@ -1,17 +1,18 @@
 from django.db import DatabaseError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from chatgateway.async_views import AsyncAPIView
+from chatgateway.db import in_db
 from chatgateway.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
 from quota.services import quota_status, status_at_reservation
 from relay.models import UsageRecord
+from relay.passthrough import Caller, relay_completion
 from relay.serializers import ChatRequestSerializer, ChatResponseSerializer
-from relay.services import relay_chat
 
 
-class ChatView(APIView):
+class ChatView(AsyncAPIView):
     """Ask the model: send `prompt` (one question) or `messages` (a conversation), and optionally `model`.
 
     Each successful answer uses one request of your daily quota; the response shows what is left.
@@ -19,17 +20,16 @@ class ChatView(APIView):
 
     parser_classes = [StrictJSONParser]
 
-    def post(self, request: Request) -> Response:
+    async def post(self, request: Request) -> Response:
         chat = ChatRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
-        relayed = relay_chat(
-            user_id=request.user.pk,
-            messages=chat.validated_data["messages"],
-            model=chat.validated_data["model"],
+        relayed = await relay_completion(
+            caller=Caller.of(request),
+            params={"model": chat.validated_data["model"], "messages": chat.validated_data["messages"]},
             endpoint=UsageRecord.Endpoint.CHAT,
         )
         try:
-            quota = quota_status(user_id=request.user.pk)
+            quota = await in_db(quota_status, user_id=request.user.pk)
         except DatabaseError:  # gone since the answer came: the answer is still the user's
             quota = status_at_reservation(allowance=relayed.allowance)
         body = {

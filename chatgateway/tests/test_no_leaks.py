@@ -20,10 +20,10 @@ def console(monkeypatch) -> io.StringIO:
 
 
 def test_an_unexpected_error_is_a_plain_500_and_one_log_line(user, monkeypatch, console):
-    def explode(**kwargs):
+    async def explode(**kwargs):
         raise KeyError("sk-secret-from-inside")
 
-    monkeypatch.setattr("chatapi.views.relay_chat", explode)
+    monkeypatch.setattr("chatapi.views.relay_completion", explode)
     token = issue_access_token(user)
 
     response = Client().get("/api", {"q": "hi"}, headers={"Authorization": f"Bearer {token}"})

@@ -73,22 +73,38 @@ class UpstreamStream:
         await self._stack.aclose()
 
 
-def _sdk_arguments(params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
-    """The client's request as the SDK takes it: model and messages by name, every other field as
-    sent (in `extra_body`, which the SDK does not check), and always usage for a stream."""
-    rest = {key: value for key, value in params.items() if key not in {"model", "messages", "stream"}}
-    if stream:
-        rest["stream_options"] = {**(params.get("stream_options") or {}), "include_usage": True}
-    return {"model": params["model"], "messages": params["messages"], "extra_body": rest}
+def _body(params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    """The client's request as sent, and for a stream always with usage (the gateway counts it)."""
+    if not stream:
+        return {**params, "stream": False}
+    return {**params, "stream": True, "stream_options": {**(params.get("stream_options") or {}), "include_usage": True}}
+
+
+async def _post(params: dict[str, Any], *, stream: bool, timeout: float) -> httpx2.Response:
+    """POST /chat/completions through the SDK's client (its key, base URL, headers and error classes),
+    with the body as the client sent it.
+
+    The SDK's typed `chat.completions.create()` would transform every parameter against its type
+    definitions first (a deep copy and a walk of the types), which cost about a quarter of the
+    gateway's CPU per request (docs/performance.md). The gateway checks what it needs itself
+    (openai_api.serializers) and passes the rest on unchanged, so it uses the SDK's plain `post`,
+    which the SDK offers for exactly this ("undocumented endpoints" in its README). With `stream`, the
+    response's body is not read yet; the caller must close it.
+    """
+    return await async_client().post(
+        "/chat/completions",
+        cast_to=httpx2.Response,
+        body=_body(params, stream=stream),
+        options={"timeout": timeout},
+        stream=stream,
+    )
 
 
 async def pass_through_completion(params: dict[str, Any]) -> RawCompletion:
     """Ask for one non-streamed completion; its body comes back byte for byte."""
 
     async def attempt(timeout: float) -> Any:
-        return await async_client().chat.completions.with_raw_response.create(
-            **_sdk_arguments(params, stream=False), timeout=timeout
-        )
+        return await _post(params, stream=False, timeout=timeout)
 
     response = await with_retries_async(attempt)
     body = response.content
@@ -105,7 +121,7 @@ async def pass_through_completion(params: dict[str, Any]) -> RawCompletion:
         model=str(data.get("model") or params["model"]),
         text=_texts(choice.get("message") for choice in choices),
         usage=_usage(data.get("usage")),
-        request_id=response.request_id,
+        request_id=response.headers.get("x-request-id"),
     )
 
 
@@ -126,18 +142,15 @@ async def open_stream(params: dict[str, Any]) -> UpstreamStream:
             if isinstance(exc, StopAsyncIteration):
                 raise logged(UpstreamError("upstream_empty_stream")) from None
             raise
-        return UpstreamStream(stack=stack, events=events, first=first, request_id=response.request_id)
+        return UpstreamStream(stack=stack, events=events, first=first, request_id=response.headers.get("x-request-id"))
 
     return await with_retries_async(attempt)
 
 
 async def _open(stack: contextlib.AsyncExitStack, params: dict[str, Any]) -> tuple[Any, Any, StreamEvent]:
-    response = await stack.enter_async_context(
-        async_client().chat.completions.with_streaming_response.create(
-            **_sdk_arguments(params, stream=True), stream=True, timeout=settings.OPENAI_TIMEOUT
-        )
-    )
-    events = _events(response.iter_lines())
+    response = await _post(params, stream=True, timeout=settings.OPENAI_TIMEOUT)
+    stack.push_async_callback(response.aclose)
+    events = _events(response.aiter_lines())
     return response, events, await anext(events)
 
 
