@@ -303,9 +303,12 @@ def report(plan: Plan, result: dict[str, Any]) -> dict[str, bool]:
         "tokens used = tokens recorded": counts["quota_tokens"] == counts["record_tokens"],
         "outbox empty": after["outbox_left"] == 0,
         "RSS back near baseline (+30 MB)": after["rss_mb"] <= base["rss_mb"] + 30,
-        # Which worker took which of the counting requests decides one or two kept-alive connections.
-        "idle upstream connections back near baseline (+2)": (
-            after["upstream_connections"] <= base["upstream_connections"] + 2
+        # Noise of the measure: the counting requests leave up to one kept-alive connection per worker
+        # (0 before and 2 after with no fault at all), and up to 3 more were seen after a load without
+        # faults. A leak per fault would show in the dozens (some 180 requests fail in a full run);
+        # relay/tests/test_upstream_faults_on_every_endpoint.py proves each fault exactly.
+        "idle upstream connections back near baseline (+4)": (
+            after["upstream_connections"] <= base["upstream_connections"] + 4
         ),
         "no traceback or upstream key in the log": not result["tracebacks_in_log"] and not result["key_in_log"],
     }
@@ -320,9 +323,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a small run, for the test suite")
     parser.add_argument("--requests", type=int, help="how many requests (default 600; 80 with --quick)")
     parser.add_argument("--clients", type=int, help="concurrent clients (default 50; 10 with --quick)")
+    parser.add_argument("--fault-share", type=float, help="the share of requests the upstream fails (default 0.3)")
     args = parser.parse_args()
     plan = QUICK if args.quick else Plan()
-    plan = dataclasses.replace(plan, requests=args.requests or plan.requests, clients=args.clients or plan.clients)
+    plan = dataclasses.replace(
+        plan,
+        requests=args.requests or plan.requests,
+        clients=args.clients or plan.clients,
+        fault_share=plan.fault_share if args.fault_share is None else args.fault_share,
+    )
     workdir = Path(tempfile.mkdtemp(prefix="chatgateway-faults-"))
     try:
         result = run(plan, workdir)
