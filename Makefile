@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test lint install
+.PHONY: run serve test lint install system-packages messages
 
 # Creates the virtual environment when missing; reinstalls when a requirements file changes.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -12,7 +12,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) system-packages
 
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
@@ -25,10 +25,32 @@ serve: $(STAMP)
 	DEBUG=0 $(PY) manage.py collectstatic --noinput --verbosity 0
 	DEBUG=0 $(PY) manage.py serve
 
-test: $(STAMP)
+test: $(STAMP) system-packages
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+# The web page's browser tests drive the system's Chromium and its driver; the translation tests use GNU
+# gettext. Installed from Debian's packages when missing, if we are root; otherwise those tests skip and
+# say why (with CI=true they fail instead).
+SYSTEM_PACKAGES := chromium chromium-driver gettext
+system-packages:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v msgfmt >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	        echo "Installing $(SYSTEM_PACKAGES) for the browser and translation tests"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	    else \
+	        echo "Missing chromium, chromium-driver or gettext, and not root: the tests that need them will skip."; \
+	    fi; \
+	fi
+
+# Refresh the translation catalogs (locale/*/LC_MESSAGES/*.po) from the strings in the code, then compile
+# them into the .mo files that are committed beside them (docs/i18n.md).
+MAKEMESSAGES := $(PY) manage.py makemessages --all --no-obsolete --add-location=file --ignore=staticfiles --ignore=.venv
+messages: $(STAMP)
+	$(MAKEMESSAGES) --domain django
+	$(MAKEMESSAGES) --domain djangojs --ignore=web/static/web/vendor
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=staticfiles

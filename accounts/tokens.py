@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, UntypedToken
@@ -24,11 +25,11 @@ def user_for_token(token: Token) -> User:
     try:
         user = get_user_model().objects.get(pk=token["user_id"])
     except (KeyError, ValueError, TypeError, get_user_model().DoesNotExist):
-        raise AuthenticationFailed("The user of this token no longer exists.", code="user_not_found") from None
+        raise AuthenticationFailed(gettext("The user of this token no longer exists."), code="user_not_found") from None
     if not user.is_active:
-        raise AuthenticationFailed("This account is inactive.", code="user_inactive")
+        raise AuthenticationFailed(gettext("This account is inactive."), code="user_inactive")
     if token.get(TOKEN_VERSION_CLAIM) != user.token_version:
-        raise AuthenticationFailed("This token has been revoked; log in again.", code="token_revoked")
+        raise AuthenticationFailed(gettext("This token has been revoked; log in again."), code="token_revoked")
     return user
 
 

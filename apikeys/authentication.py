@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -11,7 +12,7 @@ from accounts.models import User
 from apikeys.models import KEY_PREFIX, APIKey, looks_like_a_key, prefix_of
 
 # One message for every refusal: which check failed, or whether the prefix exists, is no one's business.
-INVALID_KEY = "Invalid API key: it may be mistyped, revoked or expired. Create a new one at /api/keys/."
+INVALID_KEY = gettext_lazy("Invalid API key: it may be mistyped, revoked or expired. Create a new one at /api/keys/.")
 
 
 class APIKeyAuthentication(BaseAuthentication):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 KEY_PREFIX = "sk-"
 SECRET_LENGTH = 48  # random characters after "sk-"
@@ -41,7 +42,7 @@ def digest_of(raw_key: str) -> str:
 
 def validate_in_the_future(value: dt.datetime) -> None:
     if value <= timezone.now():
-        raise ValidationError("The expiry must be in the future.", code="expires_in_past")
+        raise ValidationError(gettext("The expiry must be in the future."), code="expires_in_past")
 
 
 class APIKeyQuerySet(models.QuerySet):

@@ -11,6 +11,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
 from rest_framework import parsers, status
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.permissions import AllowAny
@@ -48,7 +49,7 @@ class TokenView(EnvelopeErrorsMixin, APIView):
         username, password = _credentials(request)
         user = authenticate(request._request, username=username, password=password)
         if user is None:
-            raise AuthenticationFailed("Invalid username or password")
+            raise AuthenticationFailed(gettext("Invalid username or password"))
         token = issue_access_token(user)
         expires = localtime(dt.datetime.fromtimestamp(token["exp"], tz=dt.UTC))
         message = {
@@ -62,10 +63,10 @@ class TokenView(EnvelopeErrorsMixin, APIView):
 def _credentials(request: Request) -> tuple[str, str]:
     data = request.data
     if not hasattr(data, "get"):
-        raise ValidationError('Send a JSON object: {"u": "<username>", "p": "<password>"}.')
+        raise ValidationError(gettext('Send a JSON object: {"u": "<username>", "p": "<password>"}.'))
     username, password = data.get("u"), data.get("p")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
-        raise ValidationError('Both "u" (username) and "p" (password) are required, as strings.')
+        raise ValidationError(gettext('Both "u" (username) and "p" (password) are required, as strings.'))
     return username, password
 
 
@@ -92,8 +93,8 @@ class AskView(EnvelopeErrorsMixin, AsyncAPIView):
 def _question(request: Request) -> str:
     questions = request.query_params.getlist("q")
     if len(questions) > 1:
-        raise ValidationError("Give the question once: ?q=<your question>.")
+        raise ValidationError(gettext("Give the question once: ?q=<your question>."))
     if not questions or not questions[0].strip():
-        raise ValidationError("Missing question: add ?q=<your question> to the URL.")
+        raise ValidationError(gettext("Missing question: add ?q=<your question> to the URL."))
     check_prompt_size(len(questions[0]))
     return questions[0]

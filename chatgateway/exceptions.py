@@ -20,6 +20,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.dateformat import format as format_date
 from django.utils.timezone import localtime
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -32,10 +33,16 @@ from relay.upstream import UpstreamError
 
 logger = logging.getLogger("chatgateway.errors")
 
-INTERNAL_ERROR = "Something went wrong inside the gateway. Please try again later."
-TOKEN_EXPIRED = "The token has expired. Get a new one from /token or /api/token/."  # noqa: S105
-TOKEN_INVALID = "The token is not valid. Get a new one from /token or /api/token/."  # noqa: S105
-BLOCKED = "Your daily limit is 0: an administrator has blocked your use of the model."
+INTERNAL_ERROR = gettext_lazy("Something went wrong inside the gateway. Please try again later.")
+TOKEN_EXPIRED = gettext_lazy("The token has expired. Get a new one from /token or /api/token/.")
+TOKEN_INVALID = gettext_lazy("The token is not valid. Get a new one from /token or /api/token/.")
+BLOCKED = gettext_lazy("Your daily limit is 0: an administrator has blocked your use of the model.")
+
+
+LIMIT_REACHED = {
+    "requests": gettext_lazy("Daily limit of {limit} requests reached. It resets at {resets}."),
+    "tokens": gettext_lazy("Daily limit of {limit} tokens reached. It resets at {resets}."),
+}
 
 
 class DailyLimitReached(exceptions.Throttled):
@@ -48,12 +55,12 @@ class PayloadTooLarge(exceptions.APIException):
 
     def __init__(self) -> None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
-        super().__init__(f"The request body is too large; the limit is {limit} KiB.")
+        super().__init__(gettext("The request body is too large; the limit is {limit} KiB.").format(limit=limit))
 
 
 class DatabaseUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The gateway's database is unavailable. Please try again shortly."
+    default_detail = gettext_lazy("The gateway's database is unavailable. Please try again shortly.")
     default_code = "database_unavailable"
 
 
@@ -78,7 +85,7 @@ def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed multipart body, …
-        return exceptions.ValidationError("The request is malformed or has too many fields.")
+        return exceptions.ValidationError(gettext("The request is malformed or has too many fields."))
     return exc
 
 
@@ -91,7 +98,7 @@ def _domain_exception(exc: Exception) -> exceptions.APIException:
         resets = format_date(localtime(exc.resets_at), "Y-m-d H:i T")
         reached = DailyLimitReached(
             wait=exc.retry_after,
-            detail=f"Daily limit of {exc.limit:,} {exc.kind} reached. It resets at {resets}.",
+            detail=LIMIT_REACHED[exc.kind].format(limit=f"{exc.limit:,}", resets=resets),
             code="daily_token_limit_reached" if exc.kind == "tokens" else "daily_limit_reached",
         )
         reached.headers = rate_limit_headers(exc.allowance)

@@ -6,10 +6,11 @@ import json
 import math
 from typing import Any
 
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-NOT_JSON = "The request body is not valid JSON."
+NOT_JSON = gettext_lazy("The request body is not valid JSON.")
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -17,18 +18,18 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(data) < len(pairs):
         seen: set[str] = set()
         key = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ParseError(f"The key {key!r} appears twice in a JSON object; give it once.")
+        raise ParseError(gettext("The key {key} appears twice in a JSON object; give it once.").format(key=repr(key)))
     return data
 
 
 def _refuse_constant(name: str) -> None:
-    raise ParseError(f"{name} is not a JSON number; send a finite number.")
+    raise ParseError(gettext("{name} is not a JSON number; send a finite number.").format(name=name))
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e400
-        raise ParseError(f"The number {text[:20]} is too large.")
+        raise ParseError(gettext("The number {number} is too large.").format(number=text[:20]))
     return value
 
 
@@ -53,7 +54,7 @@ class StrictJSONParser(parsers.JSONParser):
             )
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeError:
-            raise ParseError("The request body contains text that is not valid Unicode.") from None
+            raise ParseError(gettext("The request body contains text that is not valid Unicode.")) from None
         except (ValueError, RecursionError):
             raise ParseError(NOT_JSON) from None
         return data

@@ -50,12 +50,15 @@ INSTALLED_APPS = [
     "relay",
     "chatapi",
     "apikeys",
+    "conversations",
+    "web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "chatgateway.locale.LocaleMiddleware",  # after sessions, before common (Django's order)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -233,6 +236,12 @@ if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:
 CHATGATEWAY_OUTBOX_DIR = Path(envstr("CHATGATEWAY_OUTBOX_DIR", str(BASE_DIR / "outbox")))
 CHATGATEWAY_OUTBOX_RETRY_SECONDS = envfloat("CHATGATEWAY_OUTBOX_RETRY_SECONDS", 2.0)
 
+# --- Conversations kept by the gateway (/api/conversations/) ---------------------------------------
+# The history sent upstream with a new message, in estimated tokens (relay/estimates.py): the oldest
+# messages are left out first; the system prompt and the new message are always sent.
+CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS = envint("CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS", 4000, minimum=1)
+CHATGATEWAY_CONVERSATIONS_PAGE_SIZE = envint("CHATGATEWAY_CONVERSATIONS_PAGE_SIZE", 20, minimum=1)
+
 # With no OPENAI_API_KEY the gateway talks to the bundled development upstream
 # (`python -m chatgateway.devupstream`), whose answers are canned, not a real model's.
 DEV_UPSTREAM_PORT = envint("DEV_UPSTREAM_PORT", 8001, minimum=1)
@@ -273,3 +282,11 @@ LOGGING = {
         "psycopg.pool": {"level": "ERROR"},
     },
 }
+
+# --- Languages and the web chat page --------------------------------------------------------------
+# The page and the API's messages follow the browser's Accept-Language, or the language picked on the
+# page (set_language's cookie); /v1 answers in English whatever is asked (chatgateway/locale.py).
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LOGIN_URL = "web:home"  # the chat page at / is its own log-in form
+LOGIN_REDIRECT_URL = "web:home"

@@ -23,11 +23,14 @@ urlpatterns = [
     path("api/usage/", UsageView.as_view(), name="usage"),
     path("api/keys/", APIKeyListView.as_view(), name="api-keys"),
     path("api/keys/<int:pk>/", APIKeyDetailView.as_view(), name="api-key"),
+    path("api/conversations/", include("conversations.urls")),
     path("api-auth/", include("rest_framework.urls")),  # log in/out links of the browsable API
     # The OpenAI-compatible API, for OpenAI's SDKs and every tool built on them.
     path("v1/", include("openai_api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switch
+    path("", include("web.urls")),  # the web chat page at /
 ]
 
 admin.site.site_header = "ChatGateway administration"

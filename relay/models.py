@@ -11,6 +11,7 @@ class UsageRecord(models.Model):
         CHATAPI = "chatapi", "/api (ChatAPI compatible)"
         CHAT = "chat", "/api/chat/"
         V1 = "v1", "/v1/chat/completions (OpenAI compatible)"
+        CONVERSATION = "conversation", "/api/conversations/<id>/messages/ (a conversation's message)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
     api_key = models.ForeignKey(

@@ -1,6 +1,6 @@
-"""Relaying OpenAI-compatible requests (/v1) asynchronously: the same steps as
-`relay.services.relay_chat` (a `RelayAttempt`), for requests passed through as the client sent them,
-streamed or not.
+"""Relaying a chat completion asynchronously, for every relay endpoint (`/v1`, `/api`, `/api/chat/`): the
+steps of a `relay.services.RelayAttempt`, for requests passed through as the client sent them, streamed
+or not.
 
 How a request is settled:
 - the upstream fails before anything reached the client: refunded, and the error is raised;
@@ -90,7 +90,21 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
     """Reserve a request and open the upstream stream; the body is the client's SSE stream, which
     settles the request when it ends. Raises QuotaExceeded or UpstreamError (refunded) before the
     first chunk."""
-    attempt = _attempt(caller, params, stream=True, endpoint=UsageRecord.Endpoint.V1)
+    settlement = await open_settled_stream(caller=caller, params=params)
+    include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
+    events = _server_sent_events(settlement, include_usage=include_usage)
+    allowance = settlement.attempt.reservation.allowance
+    return Passed(body=events, allowance=allowance, request_id=settlement.stream.request_id)
+
+
+async def open_settled_stream(
+    *, caller: Caller, params: dict[str, Any], endpoint: str = UsageRecord.Endpoint.V1
+) -> StreamSettlement:
+    """Reserve a request and open the upstream stream, whose first event has arrived. The caller
+    iterates `settlement.stream`, `note()`s each event and `finish()`es it; if the client goes away
+    first, the request is settled when the request ends. Raises QuotaExceeded or UpstreamError
+    (refunded) before the first chunk."""
+    attempt = _attempt(caller, params, stream=True, endpoint=endpoint)
     params = await _reserve(attempt, params)
     try:
         stream = await upstream.open_stream(params)
@@ -99,11 +113,9 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
         raise
     attempt.first_byte()
     settlement = _StreamSettlement(stream, attempt)
-    # If the client goes away before the body below starts, its `finally` never runs: this does.
+    # If the client goes away before the stream's body starts, its `finally` never runs: this does.
     at_request_end(settlement.abandon)
-    include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
-    events = _server_sent_events(settlement, include_usage=include_usage)
-    return Passed(body=events, allowance=attempt.reservation.allowance, request_id=stream.request_id)
+    return settlement
 
 
 def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool, endpoint: str) -> RelayAttempt:
@@ -227,6 +239,10 @@ async def _server_sent_events(settlement: _StreamSettlement, *, include_usage: b
     finally:
         await settlement.abandon()  # nothing to do unless the client went away mid-stream
     yield b"data: [DONE]\n\n"
+
+
+# The public name, for the other async relays (conversations) that drive a stream of their own.
+StreamSettlement = _StreamSettlement
 
 
 def _error_event(error: upstream.UpstreamError) -> bytes:

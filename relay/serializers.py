@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
 from quota.serializers import QuotaStatusSerializer
@@ -11,13 +12,17 @@ def check_prompt_size(total_chars: int) -> None:
     """Refuse prompts past CHATGATEWAY_MAX_PROMPT_CHARS (shared by every relay endpoint)."""
     limit = settings.CHATGATEWAY_MAX_PROMPT_CHARS
     if total_chars > limit:
-        raise serializers.ValidationError(f"The prompt is {total_chars} characters long; the limit is {limit}.")
+        raise serializers.ValidationError(
+            gettext("The prompt is {chars} characters long; the limit is {limit}.").format(
+                chars=total_chars, limit=limit
+            )
+        )
 
 
 class TextField(serializers.CharField):
     """A CharField that takes only JSON strings (DRF's would turn 42 or true into text)."""
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {"invalid": gettext_lazy("Must be a string.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -28,7 +33,7 @@ class TextField(serializers.CharField):
 class MessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(
         choices=["system", "user", "assistant"],
-        error_messages={"invalid_choice": "Must be one of: system, user, assistant."},
+        error_messages={"invalid_choice": gettext_lazy("Must be one of: system, user, assistant.")},
     )
     content = TextField()
 
@@ -43,13 +48,19 @@ class ChatRequestSerializer(serializers.Serializer):
     def validate_model(self, value: str) -> str:
         if value not in settings.CHATGATEWAY_MODELS:
             allowed = ", ".join(settings.CHATGATEWAY_MODELS)
-            raise serializers.ValidationError(f"Model {value!r} is not available here. Use one of: {allowed}.")
+            raise serializers.ValidationError(
+                gettext("Model {model} is not available here. Use one of: {allowed}.").format(
+                    model=repr(value), allowed=allowed
+                )
+            )
         return value
 
     def validate_messages(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
         if len(value) > settings.CHATGATEWAY_MAX_MESSAGES:
             raise serializers.ValidationError(
-                f"{len(value)} messages is too many; the limit is {settings.CHATGATEWAY_MAX_MESSAGES}."
+                gettext("{count} messages is too many; the limit is {limit}.").format(
+                    count=len(value), limit=settings.CHATGATEWAY_MAX_MESSAGES
+                )
             )
         check_prompt_size(sum(len(message["content"]) for message in value))
         return value
@@ -60,7 +71,7 @@ class ChatRequestSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         if ("prompt" in attrs) == ("messages" in attrs):
-            raise serializers.ValidationError("Send either 'prompt' or 'messages', not both or neither.")
+            raise serializers.ValidationError(gettext("Send either 'prompt' or 'messages', not both or neither."))
         if "prompt" in attrs:
             attrs["messages"] = [{"role": "user", "content": attrs.pop("prompt")}]
         attrs.setdefault("model", settings.CHATGATEWAY_MODEL)
@@ -89,7 +100,7 @@ class UsageFiltersSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError("'since' is after 'until': give the earlier day as 'since'.")
+            raise serializers.ValidationError(gettext("'since' is after 'until': give the earlier day as 'since'."))
         return attrs
 
 

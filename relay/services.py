@@ -1,6 +1,6 @@
 """A relay: take a request from the user's quota, ask the upstream, settle or give it back, and
-record the attempt either way. `RelayAttempt` holds those steps for every relay endpoint; the
-synchronous `/api` endpoints use `relay_chat`, `/v1` uses relay.passthrough."""
+record the attempt either way. `RelayAttempt` holds those steps for every relay endpoint;
+relay.passthrough runs them, asynchronously, for each of them."""
 
 from __future__ import annotations
 
@@ -13,40 +13,17 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+<<<<<<< HEAD
 from quota.services import Allowance, Reservation, refund_request, reserve_request, settle_request
 from relay import outbox, upstream
+=======
+from quota.services import Reservation, refund_request, reserve_request, settle_request
+from relay import upstream
+>>>>>>> main
 from relay.estimates import estimate_prompt_tokens, estimate_tokens, message_text
 from relay.models import UsageRecord
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class Relayed:
-    """An answer, and where the user stands after it (for the rate-limit headers)."""
-
-    completion: upstream.Completion
-    allowance: Allowance
-
-
-def relay_chat(*, user_id: int, messages: list[dict[str, str]], model: str, endpoint: str) -> Relayed:
-    """Relay one chat; raises QuotaExceeded (nothing asked) or UpstreamError (refunded)."""
-    attempt = RelayAttempt(user_id=user_id, endpoint=endpoint, model=model, messages=messages)
-    reservation = attempt.reserve()
-    try:
-        completion = upstream.create_chat_completion(
-            messages=messages, model=model, max_tokens=reservation.token_budget
-        )
-    except upstream.UpstreamError as error:
-        attempt.fail(error)
-        raise
-    except BaseException:
-        attempt.refund()  # anything else (a bug, the worker being stopped) must not cost the user either
-        raise
-    usage = attempt.succeed(
-        model=completion.model, usage=completion.usage, answer=completion.text, request_id=completion.request_id
-    )
-    return Relayed(completion=dataclasses.replace(completion, usage=usage), allowance=reservation.allowance)
 
 
 @dataclasses.dataclass

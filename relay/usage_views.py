@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.paginator import Paginator
+from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -40,7 +41,7 @@ def _whole_number(request: Request, name: str, *, default: int, maximum: int) ->
     if raw is None:
         return default
     if not WHOLE_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= maximum:
-        raise ValidationError({name: [f"Must be a whole number from 1 to {maximum}."]})
+        raise ValidationError({name: [gettext("Must be a whole number from 1 to {maximum}.").format(maximum=maximum)]})
     return int(raw)
 
 

@@ -1,4 +1,4 @@
-"""The database work of a relayed request is a small fixed number of statements, whatever the data:
+"""The database work of a relayed request, on every relay endpoint, is a small fixed number of statements:
 the caller's row, the quota reservation (a locked read and a write), the settlement and the record."""
 
 from __future__ import annotations
@@ -46,3 +46,12 @@ def test_an_api_key_costs_no_more_than_a_token(user, client):
 
     assert response.status_code == 200
     assert len(_statements(queries)) == 6, "its last_used is written at most once a minute"
+
+
+def test_the_openai_endpoint_takes_five_statements(api):
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post("/v1/chat/completions", body, format="json").status_code == 200
+
+    # the user (JWT) · the quota row, locked · its update · the settlement · the usage record
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import time
@@ -22,22 +21,6 @@ _CLIENT_SETTINGS = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_TIMEOUT"}
 T = TypeVar("T")
 RETRY_BACKOFF = 0.5  # seconds before the first retry, doubling after each
 MAX_RETRY_PAUSE = 4.0
-
-
-@functools.cache
-def client() -> openai.OpenAI:
-    """The shared SDK client: built once, it pools its connections across requests.
-
-    Its own retries are off: `create_chat_completion` retries within one deadline instead, so that
-    OPENAI_TIMEOUT bounds the whole wait (the SDK would give each retry a full timeout of its own).
-    """
-    return openai.OpenAI(
-        api_key=settings.OPENAI_API_KEY,
-        base_url=settings.OPENAI_BASE_URL,
-        timeout=settings.OPENAI_TIMEOUT,
-        max_retries=0,
-    )
-
 
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = weakref.WeakKeyDictionary()
 
@@ -61,24 +44,14 @@ def async_client() -> openai.AsyncOpenAI:
 
 def forget_client_on_setting_change(*, setting: str, **kwargs: Any) -> None:
     if setting in _CLIENT_SETTINGS:
-        client.cache_clear()
         _async_clients.clear()
 
 
-def with_retries(call: Callable[[float], T]) -> T:
-    """`call(timeout)` until it succeeds, OPENAI_MAX_RETRIES run out, or OPENAI_TIMEOUT has passed."""
-    deadline = time.monotonic() + settings.OPENAI_TIMEOUT
-    for attempt in itertools.count():
-        try:
-            return call(deadline - time.monotonic())
-        except (openai.OpenAIError, ValueError) as exc:
-            # ValueError: a 200 whose body is not the JSON it claims to be (the SDK does not wrap that).
-            time.sleep(_pause_before_retry(exc, attempt, deadline))
-    raise AssertionError("unreachable")
-
-
 async def with_retries_async(call: Callable[[float], Awaitable[T]]) -> T:
-    """The async twin of `with_retries`: the same rules, waiting without blocking the loop."""
+    """`await call(timeout)` until it succeeds, OPENAI_MAX_RETRIES run out, or OPENAI_TIMEOUT has passed.
+
+    The SDK's own retries are off (max_retries=0): they would give each attempt a full timeout of its
+    own, so that OPENAI_TIMEOUT would not bound the whole wait."""
     deadline = time.monotonic() + settings.OPENAI_TIMEOUT
     for attempt in itertools.count():
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy
 
 logger = logging.getLogger("relay.upstream")
 
@@ -19,24 +20,23 @@ class UpstreamError(Exception):
     """The upstream did not answer usefully. `status` is what the gateway's client gets."""
 
     status = 502
-    message = "The upstream model service failed to answer. Please try again later."
+    message = gettext_lazy("The upstream model service failed to answer. Please try again later.")
 
     def __init__(self, reason: str, *, message: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        if message:
-            self.message = message
+        self.message = str(message or self.message)  # in the language of the request that met the failure
         self.retry_after = retry_after
 
 
 class UpstreamTimeout(UpstreamError):
     status = 504
-    message = "The upstream model service took too long to answer. Please try again later."
+    message = gettext_lazy("The upstream model service took too long to answer. Please try again later.")
 
 
 class UpstreamBusy(UpstreamError):
     status = 503
-    message = "The upstream model service is busy. Please try again shortly."
+    message = gettext_lazy("The upstream model service is busy. Please try again shortly.")
 
 
 class UpstreamRejected(UpstreamError):
@@ -44,11 +44,13 @@ class UpstreamRejected(UpstreamError):
     longer than the model's context. The client's to fix, so a 400 with the upstream's reason."""
 
     status = 400
-    message = "The upstream model service refused the request."
+    message = gettext_lazy("The upstream model service refused the request.")
 
 
 class UpstreamMisconfigured(UpstreamError):
-    message = "The gateway is misconfigured: the upstream refused its credentials. Please tell an administrator."
+    message = gettext_lazy(
+        "The gateway is misconfigured: the upstream refused its credentials. Please tell an administrator."
+    )
 
 
 def retryable(exc: Exception) -> bool:
@@ -74,8 +76,10 @@ def domain_error(exc: Exception) -> UpstreamError:
         # A wrong OPENAI_BASE_URL or a model name the upstream does not know: the gateway's setup.
         error = UpstreamMisconfigured(
             "upstream_not_found",
-            message="The gateway is misconfigured: the upstream does not know this address or model. "
-            "Please tell an administrator.",
+            message=gettext(
+                "The gateway is misconfigured: the upstream does not know this address or model. "
+                "Please tell an administrator."
+            ),
         )
     elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
         error = UpstreamRejected(f"upstream_http_{exc.status_code}", message=_rejection(exc))

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible pass-through (`/v1`): asynchronous, the upstream's bytes unchanged."""
+"""Asking the upstream for a chat completion, streamed or not, asynchronously; the answer's bytes unchanged."""
 
 from __future__ import annotations
 
@@ -13,11 +13,17 @@ from typing import Any
 import httpx2  # the SDK's transport: its errors surface unwrapped while a stream is read
 from django.conf import settings
 
-from relay.upstream.chat import Usage
 from relay.upstream.clients import async_client, with_retries_async
 from relay.upstream.errors import UpstreamError, UpstreamTimeout, logged
 
 logger = logging.getLogger("relay.upstream")
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

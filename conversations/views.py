@@ -1,0 +1,105 @@
+"""The conversations API: `/api/conversations/` and each conversation's messages."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from rest_framework import status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chatgateway.async_views import AsyncAPIView
+from chatgateway.db import in_db
+from chatgateway.parsers import StrictJSONParser
+from conversations.selectors import conversation_of, conversations_of
+from conversations.serializers import (
+    ConversationSerializer,
+    ConversationWithMessagesSerializer,
+    ExchangeSerializer,
+    NewMessageSerializer,
+)
+from conversations.services import send_message
+from conversations.streaming import open_message_stream
+from quota.headers import rate_limit_headers
+from relay.passthrough import Caller
+from relay.usage_views import UsagePagination
+
+
+class ConversationPagination(UsagePagination):
+    """Pages of CHATGATEWAY_CONVERSATIONS_PAGE_SIZE conversations, up to 100 with `?page_size=`."""
+
+    max_page_size = 100
+
+    def get_page_size(self, request: Request) -> int:
+        self.page_size = settings.CHATGATEWAY_CONVERSATIONS_PAGE_SIZE
+        return super().get_page_size(request)
+
+
+class ConversationListView(APIView):
+    """Your conversations, latest activity first, a page at a time; POST `{"title"?, "model"?,
+    "system_prompt"?}` starts one."""
+
+    pagination_class = ConversationPagination
+
+    def get(self, request: Request) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(conversations_of(user_id=request.user.pk), request, view=self)
+        return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        new = ConversationSerializer(data=request.data)
+        new.is_valid(raise_exception=True)
+        new.save(user=request.user)
+        return Response(new.data, status=status.HTTP_201_CREATED)
+
+
+class ConversationDetailView(APIView):
+    """One of your conversations with its messages, oldest first; PATCH its title, model or system
+    prompt; DELETE it with its messages."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        conversation = conversation_of(user_id=request.user.pk, conversation_id=pk)
+        return Response(ConversationWithMessagesSerializer(conversation).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        conversation = conversation_of(user_id=request.user.pk, conversation_id=pk)
+        edit = ConversationSerializer(conversation, data=request.data, partial=True)
+        edit.is_valid(raise_exception=True)
+        if edit.validated_data:  # an edit of nothing is no activity: the conversation keeps its place
+            edit.save()
+        return Response(edit.data)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        conversation_of(user_id=request.user.pk, conversation_id=pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MessageListView(AsyncAPIView):
+    """Send a message `{"content", "stream"?}`: the conversation's history goes to the model with it,
+    and the reply is kept and returned (as server-sent events with `"stream": true`). Each reply uses
+    one request of your daily quota."""
+
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer]
+
+    async def post(self, request: Request, pk: int) -> HttpResponse:
+        conversation = await in_db(conversation_of, user_id=request.user.pk, conversation_id=pk)
+        new = NewMessageSerializer(data=request.data, context={"conversation": conversation})
+        new.is_valid(raise_exception=True)
+        caller = Caller.of(request)
+        content = new.validated_data["content"]
+        if new.validated_data["stream"]:
+            stream = await open_message_stream(caller=caller, conversation=conversation, content=content)
+            response = StreamingHttpResponse(stream.events(), content_type="text/event-stream")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"  # tells nginx not to hold events back
+            allowance = stream.allowance
+        else:
+            exchange = await send_message(caller=caller, conversation=conversation, content=content)
+            response = Response(ExchangeSerializer(exchange).data, status=status.HTTP_201_CREATED)
+            allowance = exchange.allowance
+        for name, value in rate_limit_headers(allowance).items():
+            response[name] = value
+        return response
