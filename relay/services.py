@@ -13,13 +13,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-<<<<<<< HEAD
-from quota.services import Allowance, Reservation, refund_request, reserve_request, settle_request
-from relay import outbox, upstream
-=======
 from quota.services import Reservation, refund_request, reserve_request, settle_request
-from relay import upstream
->>>>>>> main
+from relay import outbox, upstream
 from relay.estimates import estimate_prompt_tokens, estimate_tokens, message_text
 from relay.models import UsageRecord
 
