@@ -29,6 +29,9 @@ RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput --verb
 
 # The code and the static files stay root's: the server reads them and never writes them.
 RUN useradd --system --user-group --uid 10001 --no-create-home --shell /usr/sbin/nologin gateway
+# The one place it writes: what the database could not take during an outage (relay/outbox.py).
+ENV CHATGATEWAY_OUTBOX_DIR=/var/lib/chatgateway/outbox
+RUN mkdir -p /var/lib/chatgateway/outbox && chown -R gateway:gateway /var/lib/chatgateway
 USER gateway
 
 EXPOSE 8000

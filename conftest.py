@@ -83,3 +83,9 @@ def gateway(transactional_db):
     """The real gateway served over HTTP by uvicorn (async views, streaming) on the test database."""
     with InProcessGateway() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def outbox_in_tmp(settings, tmp_path):
+    """Each test's relay outbox (relay/outbox.py) is its own, never the checkout's."""
+    settings.CHATGATEWAY_OUTBOX_DIR = tmp_path / "outbox"

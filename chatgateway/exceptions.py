@@ -11,6 +11,7 @@ with a plain 500: nothing from inside the gateway reaches a client.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -219,3 +220,11 @@ def _first_code(codes: Any) -> str:
     if isinstance(codes, list):
         return next((_first_code(item) for item in codes if item), "invalid")
     return str(codes)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500, for the paths outside DRF (the admin, the browsable API's login): a
+    database that is gone is a 503 like everywhere else, anything else a plain 500; never a trace."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return HttpResponse(DatabaseUnavailable.default_detail, status=503, content_type="text/plain")
+    return HttpResponse(INTERNAL_ERROR, status=500, content_type="text/plain")

@@ -121,6 +121,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "min_size": 1,
             "max_size": POOL_MAX_SIZE,
             "timeout": envfloat("DATABASE_POOL_TIMEOUT", 10.0),  # seconds to wait for a free connection
+            # psycopg retries a lost server with doubling pauses (1, 2, 4, … s) for up to this long, then
+            # starts afresh on the next request: after a database restart the gateway serves again within
+            # seconds, not after a pause that grew all through the outage (its default is 300 s).
+            "reconnect_timeout": 5.0,
         }
 # A transaction must never stay open across a call upstream, which takes seconds.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
@@ -257,6 +261,10 @@ CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
 CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
 if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:
     raise ImproperlyConfigured("CHATGATEWAY_MODELS must include CHATGATEWAY_MODEL.")
+# Where a relay's quota settlement and usage record wait when the database fails after the upstream
+# answered (relay/outbox.py), and how often they are retried.
+CHATGATEWAY_OUTBOX_DIR = Path(envstr("CHATGATEWAY_OUTBOX_DIR", str(BASE_DIR / "outbox")))
+CHATGATEWAY_OUTBOX_RETRY_SECONDS = envfloat("CHATGATEWAY_OUTBOX_RETRY_SECONDS", 2.0)
 
 # --- Conversations kept by the gateway (/api/conversations/) ---------------------------------------
 # The history sent upstream with a new message, in estimated tokens (relay/estimates.py): the oldest
@@ -300,6 +308,8 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
+        # Its retries while the database is gone are several lines each; the gateway logs the outage itself.
+        "psycopg.pool": {"level": "ERROR"},
     },
 }
 

@@ -77,18 +77,23 @@ class InProcessGateway:
 
 
 class GatewayServer:
-    def __init__(self, *, tmp_path: Path, upstream_url: str, upstream_key: str, workers: int = 3) -> None:
+    def __init__(
+        self, *, tmp_path: Path, upstream_url: str, upstream_key: str, workers: int = 3,
+        database_url: str | None = None, env: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """`database_url`: a database of the caller's (else one of its own); `env`: more settings."""
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._pg_database: str | None = None
-        if connection.vendor == "postgresql":
+        if database_url is None and connection.vendor == "postgresql":
             self._pg_database = f"chatgateway_live_{uuid.uuid4().hex[:10]}"
             database_url = self._pg_url(self._pg_database)
-        else:
+        elif database_url is None:
             database_url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
         self.env = {
             **os.environ,
+            "CHATGATEWAY_OUTBOX_DIR": str(tmp_path / "outbox"),
             "DATABASE_URL": database_url,
             "DEBUG": "0",
             "DJANGO_SECRET_KEY": SECRET,
@@ -97,6 +102,7 @@ class GatewayServer:
             "OPENAI_BASE_URL": upstream_url,
             "OPENAI_MAX_RETRIES": "0",
             "LOG_LEVEL": "WARNING",
+            **(env or {}),
         }
         self._process: subprocess.Popen | None = None
 

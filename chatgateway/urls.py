@@ -42,3 +42,4 @@ handler404 = "chatgateway.exceptions.page_not_found"
 
 admin.site.site_header = "ChatGateway administration"
 admin.site.site_title = "ChatGateway"
+handler500 = "chatgateway.exceptions.server_error"  # a database outage is a 503 outside DRF too

@@ -168,3 +168,20 @@ def quota_status(*, user_id: int) -> QuotaStatus:
         tokens_remaining=quota.tokens_remaining_on(today),
         resets_at=clock.next_reset(),
     )
+
+
+def status_at_reservation(*, allowance: Allowance) -> QuotaStatus:
+    """Where the user stood when their request was reserved: for an answer whose later reading of
+    the quota failed (the database went away meanwhile). No plan name; without a token limit the
+    tokens used are not known here, and given as 0."""
+    tokens_used = 0 if allowance.token_limit is None else allowance.token_limit - (allowance.tokens_remaining or 0)
+    return QuotaStatus(
+        plan=None,
+        daily_limit=allowance.request_limit,
+        used_today=allowance.request_limit - allowance.requests_remaining,
+        remaining=allowance.requests_remaining,
+        daily_token_limit=allowance.token_limit,
+        tokens_used_today=tokens_used,
+        tokens_remaining=allowance.tokens_remaining,
+        resets_at=clock.next_reset(),
+    )

@@ -11,9 +11,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 
 from quota.services import Reservation, refund_request, reserve_request, settle_request
-from relay import upstream
+from relay import outbox, upstream
 from relay.estimates import estimate_prompt_tokens, estimate_tokens, message_text
 from relay.models import UsageRecord
 
@@ -64,16 +65,21 @@ class RelayAttempt:
             usage = upstream.Usage(prompt, completion, prompt + completion)
         try:
             settle_request(reservation=self.reservation, tokens=usage.total_tokens)
-        except DatabaseError:  # the answer is the client's; the budget stays reserved until midnight
-            logger.error("tokens not settled (user %s): the database failed", self.user_id)
+            unsettled = None
+        except DatabaseError:  # the answer is the client's: the settlement waits in the outbox
+            unsettled = outbox.settlement(reservation=self.reservation, tokens=usage.total_tokens)
         self._record(status_code, model=model, usage=usage, estimated=estimated, answer=answer,
-                     request_id=request_id, error=error)  # fmt: skip
+                     request_id=request_id, error=error, unsettled=unsettled)  # fmt: skip
         return usage
 
     def fail(self, error: upstream.UpstreamError) -> None:
         """The upstream failed: nothing counts."""
-        refund_request(reservation=self.reservation)
-        self._record(error.status, error=error.reason)
+        try:
+            refund_request(reservation=self.reservation)
+            unsettled = None
+        except DatabaseError:  # the client gets the upstream's error; the refund waits in the outbox
+            unsettled = outbox.settlement(reservation=self.reservation, tokens=None)
+        self._record(error.status, error=error.reason, unsettled=unsettled)
 
     def refund(self) -> None:
         if self.reservation is not None:
@@ -89,32 +95,39 @@ class RelayAttempt:
         answer: str = "",
         request_id: str | None = None,
         error: str = "",
+        unsettled: dict[str, Any] | None = None,
     ) -> None:
         """Store the attempt. If the database fails now, the client still gets the answer or error it
-        has earned (a failed record must not turn an answer into a 503); the loss is logged."""
+        has earned (a failed record must not turn an answer into a 503): what the database did not
+        take (the record, and the quota's `unsettled` write) goes to the outbox."""
         usage = usage or upstream.Usage()
         keep_text = settings.CHATGATEWAY_STORE_TEXT
+        fields = dict(
+            user_id=self.user_id,
+            api_key_id=self.api_key_id,
+            endpoint=self.endpoint,
+            stream=self.stream,
+            model=(model or self.model)[:200],
+            status_code=status_code,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+            estimated=estimated,
+            latency_ms=self._elapsed_ms(),
+            ttfb_ms=self.ttfb_ms,
+            upstream_request_id=(request_id or "")[:200],
+            error=error,
+            prompt_text=_storable("\n\n".join(message_text(m) for m in self.messages)) if keep_text else "",
+            completion_text=_storable(answer) if keep_text else "",
+            created=timezone.now(),
+        )
         try:
-            UsageRecord.objects.create(
-                user_id=self.user_id,
-                api_key_id=self.api_key_id,
-                endpoint=self.endpoint,
-                stream=self.stream,
-                model=(model or self.model)[:200],
-                status_code=status_code,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                total_tokens=usage.total_tokens,
-                estimated=estimated,
-                latency_ms=self._elapsed_ms(),
-                ttfb_ms=self.ttfb_ms,
-                upstream_request_id=(request_id or "")[:200],
-                error=error,
-                prompt_text=_storable("\n\n".join(message_text(m) for m in self.messages)) if keep_text else "",
-                completion_text=_storable(answer) if keep_text else "",
-            )
+            UsageRecord.objects.create(**fields)
+            fields = None
         except DatabaseError:
-            logger.error("usage record lost (user %s, status %s): the database failed", self.user_id, status_code)
+            pass
+        if fields or unsettled:
+            outbox.defer(quota=unsettled, record=fields)
 
     def _elapsed_ms(self) -> int:
         return round((time.monotonic() - self.started) * 1000)

@@ -1,3 +1,4 @@
+from django.db import DatabaseError
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -7,7 +8,7 @@ from chatgateway.db import in_db
 from chatgateway.openapi import relay_headers, rest_errors
 from chatgateway.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
-from quota.services import quota_status
+from quota.services import quota_status, status_at_reservation
 from relay.models import UsageRecord
 from relay.passthrough import Caller, relay_completion
 from relay.serializers import ChatRequestSerializer, ChatResponseSerializer
@@ -35,10 +36,14 @@ class ChatView(AsyncAPIView):
             params={"model": chat.validated_data["model"], "messages": chat.validated_data["messages"]},
             endpoint=UsageRecord.Endpoint.CHAT,
         )
+        try:
+            quota = await in_db(quota_status, user_id=request.user.pk)
+        except DatabaseError:  # gone since the answer came: the answer is still the user's
+            quota = status_at_reservation(allowance=relayed.allowance)
         body = {
             "reply": relayed.completion.text,
             "model": relayed.completion.model,
             "usage": relayed.completion.usage,
-            "quota": await in_db(quota_status, user_id=request.user.pk),
+            "quota": quota,
         }
         return Response(ChatResponseSerializer(body).data, headers=rate_limit_headers(relayed.allowance))

@@ -102,6 +102,7 @@ def test_the_image_defaults_are_documented_production_settings():
         "PORT": "8000",
         "WEB_CONCURRENCY": "2",
         "STATIC_ROOT": "/app/staticfiles",
+        "CHATGATEWAY_OUTBOX_DIR": "/var/lib/chatgateway/outbox",
     }
     assert set(settings_env) <= documented_settings()
     assert dockerfile("EXPOSE") == [env["PORT"]]

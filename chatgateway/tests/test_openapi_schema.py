@@ -47,7 +47,7 @@ def test_it_describes_every_endpoint_once(document):
     assert sorted(document["paths"]) == [
         "/api", "/api/chat/", "/api/conversations/", "/api/conversations/{id}/",
         "/api/conversations/{id}/messages/", "/api/keys/", "/api/keys/{id}/", "/api/quota/", "/api/token/",
-        "/api/token/refresh/", "/api/token/verify/", "/api/usage/", "/healthz", "/token",
+        "/api/token/blacklist/", "/api/token/refresh/", "/api/token/verify/", "/api/usage/", "/healthz", "/token",
         "/v1/chat/completions", "/v1/models", "/v1/models/{model}",
     ]  # fmt: skip
 
