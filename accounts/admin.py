@@ -73,7 +73,9 @@ class UserAdmin(DjangoUserAdmin):
             request, f"Revoked {keys} API key(s) and every token of {len(users)} user(s).", messages.SUCCESS
         )
 
-    @admin.action(description="Revoke all tokens of the selected users (their API keys keep working)")
+    @admin.action(
+        description="Revoke all tokens of the selected users (their API keys keep working)", permissions=["change"]
+    )
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             user.revoke_tokens()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.tokens import issue_access_token
@@ -42,3 +43,17 @@ def test_revoking_keys_and_tokens_locks_the_selected_users_out_at_once(admin_cli
     assert quota_with(ada_key).status_code == 401
     assert Client().get("/api/quota/", headers={"Authorization": f"Bearer {ada_token}"}).status_code == 401
     assert quota_with(bob_key).status_code == 200
+
+
+def test_staff_who_may_only_view_users_can_revoke_nothing(make_user):
+    viewer = make_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_user"))
+    bob = make_user("bob")
+    client = Client()
+    client.force_login(viewer)
+
+    for action in ("revoke_tokens", "revoke_keys_and_tokens", "reset_todays_counts"):
+        client.post("/admin/accounts/user/", {"action": action, "_selected_action": [bob.pk]})
+
+    bob.refresh_from_db()
+    assert bob.token_version == 0

@@ -22,6 +22,30 @@ def new_conversation(gateway: Gateway, *, model: str | None) -> dict[str, Any]:
     return gateway.send("POST", "/api/conversations/", {"model": model} if model else {})
 
 
+def answer_in_a_new_conversation(
+    gateway: Gateway, *, model: str | None, content: str, console: Console
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start a conversation with `content`: the conversation, and the answer's last event.
+
+    If that first message gets no answer (refused, failed, stopped before the gateway kept anything),
+    the gateway stored nothing in the conversation, so it is deleted again, as the web page does: an
+    empty conversation would otherwise head the list and be what `ask -c` continues.
+    """
+    conversation = new_conversation(gateway, model=model)
+    try:
+        return conversation, answer(gateway, conversation_id=conversation["id"], content=content, console=console)
+    except BaseException:
+        _delete_if_empty(gateway, conversation_id=conversation["id"])
+        raise
+
+
+def _delete_if_empty(gateway: Gateway, *, conversation_id: int) -> None:
+    path = f"/api/conversations/{conversation_id}/"
+    with contextlib.suppress(GatewayError):  # the error being reported matters more than the leftover
+        if not gateway.get(path).get("messages"):
+            gateway.request("DELETE", path).close()
+
+
 def latest_conversation(gateway: Gateway, *, model: str | None) -> dict[str, Any]:
     """The user's most recently active conversation, with its messages; a new one if they have none."""
     results = gateway.get("/api/conversations/")["results"]
@@ -114,8 +138,11 @@ class ChatLoop:
 
     def send(self, text: str) -> None:
         if self.conversation is None:
-            self.conversation = new_conversation(self.gateway, model=self.model)
-        done = answer(self.gateway, conversation_id=self.conversation["id"], content=text, console=self.console)
+            self.conversation, done = answer_in_a_new_conversation(
+                self.gateway, model=self.model, content=text, console=self.console
+            )
+        else:
+            done = answer(self.gateway, conversation_id=self.conversation["id"], content=text, console=self.console)
         remaining = (done.get("quota") or {}).get("remaining")
         if remaining is not None:
             self.say(self.messages("left_today", remaining=remaining), style="dim")

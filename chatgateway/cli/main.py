@@ -10,7 +10,7 @@ import sys
 from rich.console import Console
 
 from chatgateway.cli.api import Gateway, GatewayError
-from chatgateway.cli.chat import ChatLoop, answer, latest_conversation, new_conversation
+from chatgateway.cli.chat import ChatLoop, answer, answer_in_a_new_conversation, latest_conversation
 from chatgateway.cli.i18n import LANGUAGES, Messages, language_from_environment
 from chatgateway.cli.render import describe, say
 from chatgateway.cli.tokens import TokenStore, config_folder
@@ -70,9 +70,9 @@ def _ask(args: argparse.Namespace, *, gateway: Gateway, messages: Messages, cons
         return 2
     if args.resume:
         conversation = latest_conversation(gateway, model=args.model)
+        answer(gateway, conversation_id=conversation["id"], content=question, console=console)
     else:
-        conversation = new_conversation(gateway, model=args.model)
-    answer(gateway, conversation_id=conversation["id"], content=question, console=console)
+        answer_in_a_new_conversation(gateway, model=args.model, content=question, console=console)
     return 0
 
 

@@ -9,6 +9,7 @@ went away is neither lost nor left uncharged.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,10 @@ import requests
 from chatgateway.pgcluster import PrivatePostgres, postgres_binaries
 from chatgateway.testing import GatewayServer
 
-pytestmark = pytest.mark.skipif(postgres_binaries() is None, reason="needs PostgreSQL's initdb and pg_ctl")
+pytestmark = pytest.mark.skipif(
+    postgres_binaries() is None and os.environ.get("CI") != "true",  # in CI, a missing PostgreSQL fails
+    reason="needs PostgreSQL's initdb and pg_ctl",
+)
 
 UNAVAILABLE = "The gateway's database is unavailable. Please try again shortly."
 

@@ -111,6 +111,7 @@ def test_it_exits_4_when_the_daily_limit_is_reached(run_cli, logged_in, make_use
 
     assert result.returncode == 4
     assert "Daily limit of requests reached. It resets at " in result.stderr
+    assert Conversation.objects.filter(messages__isnull=True).count() == 0, "no empty conversation is left"
 
 
 def test_it_exits_4_when_blocked(run_cli, logged_in, make_user):
@@ -139,6 +140,7 @@ def test_it_exits_5_when_the_model_fails(run_cli, logged_in, user):
     assert result.returncode == 5
     assert "The model is unavailable right now (502)" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not Conversation.objects.filter(user=user).exists(), "the gateway kept nothing, nor does the client"
 
 
 def test_it_exits_5_when_the_answer_breaks_off(run_cli, logged_in, user):
@@ -148,6 +150,7 @@ def test_it_exits_5_when_the_answer_breaks_off(run_cli, logged_in, user):
 
     assert result.returncode == 5
     assert "The answer broke off:" in result.stderr
+    assert not Conversation.objects.filter(user=user).exists(), "the gateway kept nothing, nor does the client"
 
 
 def test_it_stops_quietly_when_its_reader_goes_away(cli_env, logged_in, user, gateway, dev_upstream):
