@@ -47,8 +47,10 @@ def _run_and_release(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     try:
         return step(*args, **kwargs)
     except DatabaseError:
-        # A broken connection (the server restarted, the network dropped) must not stay with the thread.
-        connection.close_if_unusable_or_obsolete()
+        # A broken connection (the server restarted, the network dropped) must not stay with the thread;
+        # but a caller's transaction (a step run in its thread, under async_to_sync) is the caller's to end.
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
         raise
     finally:
         release_connection()

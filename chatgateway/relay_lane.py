@@ -22,6 +22,7 @@ from typing import Any
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
+from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
 from chatgateway.locale import LocaleMiddleware
@@ -30,7 +31,7 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
 def is_relay_path(path: str) -> bool:
-    return path.startswith("/v1/") or path in ("/v1", "/api", "/api/")
+    return path.startswith("/v1/") or path in ("/api", "/api/")
 
 
 class RelayLaneHandler(ASGIHandler):
@@ -52,17 +53,18 @@ class RelayLaneHandler(ASGIHandler):
 
 def relay_lane_checks(get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]):
     """The middleware these endpoints need, run on the loop: ALLOWED_HOSTS (CommonMiddleware checks it
-    in the other lane), SecurityMiddleware's redirect and headers, and the language of the answer
-    (chatgateway.locale): pure functions of the request."""
+    in the other lane), SecurityMiddleware's redirect and headers, X-Frame-Options, and the language of the
+    answer (chatgateway.locale): pure functions of the request."""
     security = SecurityMiddleware(get_response)
     locale = LocaleMiddleware(get_response)
+    frames = XFrameOptionsMiddleware(get_response)
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
         request.get_host()  # DisallowedHost → 400, as in the other lane
         response = security.process_request(request)
         if response is None:
             locale.process_request(request)
-            response = locale.process_response(request, await get_response(request))
+            response = frames.process_response(request, locale.process_response(request, await get_response(request)))
         return security.process_response(request, response)
 
     return middleware

@@ -129,10 +129,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # A transaction must never stay open across a call upstream, which takes seconds.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # The threads that run the async relay's database steps (chatgateway/db.py), per process: as many as
-# the pool has connections on a database server; on SQLite, whose writes queue for one lock, a few.
+# the pool has connections when a PostgreSQL pool is on (more would only wait for one); otherwise 16, so
+# that reads are not queued behind a few writes waiting for SQLite's lock. Threads start when needed.
 DATABASE_THREADS = envint(
     "DATABASE_THREADS",
-    DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size") or 4,
+    DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size") or 16,
     minimum=1,
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
