@@ -20,7 +20,6 @@ from rest_framework.response import Response
 
 from accounts.authentication import JWTAuthentication
 from apikeys.authentication import APIKeyAuthentication
-from apikeys.models import APIKey
 from chatgateway.async_views import AsyncAPIView
 from chatgateway.exceptions import openai_exception_handler
 from chatgateway.openapi import openai_errors, relay_headers
@@ -96,7 +95,7 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         chat = ChatCompletionRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
         check_model_allowed(chat.validated_data["model"])
-        caller = Caller(user_id=request.user.pk, api_key_id=_api_key_id(request))
+        caller = Caller.of(request)
         if chat.validated_data.get("stream"):
             passed = await open_completion_stream(caller=caller, params=request.data)
             response = StreamingHttpResponse(passed.body, content_type="text/event-stream")
@@ -157,7 +156,3 @@ def check_model_allowed(model: str) -> None:
 
 def _model(name: str) -> dict[str, object]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "chatgateway"}
-
-
-def _api_key_id(request: Request) -> int | None:
-    return request.auth.pk if isinstance(request.auth, APIKey) else None
