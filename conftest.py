@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import issue_access_token
-from chatgateway.devupstream import DevUpstream
-from chatgateway.testing import InProcessGateway
+from devtools.devupstream import DevUpstream
+from devtools.testing import InProcessGateway
 
 PASSWORD = "correct horse battery staple"
 

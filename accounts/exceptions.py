@@ -1,4 +1,4 @@
-"""Domain errors of accounts; chatgateway.exceptions and accounts.middleware turn them into HTTP responses."""
+"""Domain errors of accounts; core.errors and accounts.middleware turn them into HTTP responses."""
 
 from __future__ import annotations
 

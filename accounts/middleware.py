@@ -9,7 +9,7 @@ from accounts.exceptions import LoginThrottled
 class LoginThrottleMiddleware(MiddlewareMixin):
     """Answers the login throttle on Django's own login pages (admin, browsable API) with 429.
 
-    DRF views answer it themselves (chatgateway.exceptions), in each API's error shape.
+    DRF views answer it themselves (core.errors), in each API's error shape.
     """
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -10,7 +10,7 @@ from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import views as jwt_views
 
 from accounts import tokens
-from chatgateway.openapi import rest_errors
+from core.openapi import rest_errors
 
 # A valid token is answered with an empty object.
 EMPTY_OBJECT = OpenApiResponse({"type": "object", "maxProperties": 0}, description="The token is valid.")

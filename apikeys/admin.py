@@ -116,3 +116,18 @@ class APIKeyInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class APIKeyActionsOnUsers(admin.ModelAdmin):
+    """The API keys' part of the users' list: revoking a user's keys with their tokens. A mixin for the
+    user admin (chatgateway/admin.py)."""
+
+    @admin.action(description="Revoke API keys and tokens of the selected users", permissions=["change"])
+    def revoke_keys_and_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
+        keys = revoke_api_keys(queryset=APIKey.objects.filter(user__in=queryset))
+        users = list(queryset)
+        for user in users:
+            user.revoke_tokens()
+        self.message_user(
+            request, f"Revoked {keys} API key(s) and every token of {len(users)} user(s).", messages.SUCCESS
+        )

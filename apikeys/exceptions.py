@@ -1,17 +1,20 @@
-"""Domain errors of API keys; chatgateway.exceptions turns them into HTTP responses."""
+"""Domain errors of API keys; core.errors turns them into HTTP responses."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext
 
+from core.errors import ApplicationError
 
-class TooManyAPIKeys(Exception):
-    """The user already holds as many usable keys as CHATGATEWAY_MAX_API_KEYS_PER_USER allows."""
+
+class TooManyAPIKeys(ApplicationError):
+    """The user already holds as many usable keys as CHATGATEWAY_MAX_API_KEYS_PER_USER allows: a 400."""
+
+    code = "too_many_api_keys"
 
     def __init__(self, *, limit: int) -> None:
         self.limit = limit
-        super().__init__(
-            gettext(
-                "You already have {limit} active API keys, the most allowed. Revoke one you no longer use first."
-            ).format(limit=limit)
-        )
+        self.message = gettext(
+            "You already have {limit} active API keys, the most allowed. Revoke one you no longer use first."
+        ).format(limit=limit)
+        super().__init__(self.message)

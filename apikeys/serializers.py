@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apikeys.models import APIKey
-from relay.serializers import TextField
+from core.fields import TextField
 
 
 class NewAPIKeySerializer(serializers.ModelSerializer):

@@ -12,7 +12,7 @@ from apikeys.models import APIKey
 from apikeys.permissions import NotThroughAnAPIKey
 from apikeys.serializers import APIKeySerializer, CreatedAPIKeySerializer, NewAPIKeySerializer
 from apikeys.services import create_api_key, revoke_api_keys
-from chatgateway.openapi import rest_errors
+from core.openapi import rest_errors
 
 
 class APIKeyListView(APIView):

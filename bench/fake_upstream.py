@@ -1,6 +1,6 @@
 """A fast OpenAI-compatible fake upstream for load tests: one asyncio process (uvicorn, raw ASGI).
 
-The development upstream (chatgateway/devupstream.py) runs a thread per connection, which at a thousand
+The development upstream (devtools/devupstream.py) runs a thread per connection, which at a thousand
 open streams measures itself more than the gateway. This one answers `POST /v1/chat/completions` from
 one event loop: unstreamed at once, streamed as N content chunks M seconds apart, then a finish chunk,
 a usage chunk (when `stream_options.include_usage`) and `data: [DONE]`. Only two of the development

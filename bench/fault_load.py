@@ -4,7 +4,7 @@ upstream failing a random share of their requests, and the database restarted on
     .venv/bin/python bench/fault_load.py            # 600 requests from 50 clients (about a minute)
     .venv/bin/python bench/fault_load.py --quick    # 80 requests from 10 clients, for the test suite
 
-It starts a PostgreSQL cluster of its own (chatgateway.pgcluster: the shared server is not touched), the
+It starts a PostgreSQL cluster of its own (devtools.pgcluster: the shared server is not touched), the
 development upstream, and the production server as `make serve` does (bench/run.py's helpers: migrate,
 collectstatic, `manage.py serve`, DEBUG off, 2 workers). Each client sends requests one after another,
 each to a random endpoint (/api, /api/chat/, /v1, /v1 streamed) with, for a share of them, a random
@@ -54,10 +54,10 @@ from bench.run import (  # the checkout's root is on the path from here on
     upstream,
     wait_for,
 )
-from chatgateway.pgcluster import PrivatePostgres
+from devtools.pgcluster import PrivatePostgres
 
 ENDPOINTS = ["/api", "/api/chat/", "/v1", "/v1 streamed"]
-# Faults the upstream plays (chatgateway/devupstream.py), and what the client then gets.
+# Faults the upstream plays (devtools/devupstream.py), and what the client then gets.
 FAULTS = {
     "500": "[dev:status=500]",
     "503": "[dev:status=503]",

@@ -303,7 +303,7 @@ def upstream(kind: str, workdir: Path) -> Iterator[str]:
     if kind == "fast":
         command = [PYTHON, "bench/fake_upstream.py", "--port", str(port), "--key", UPSTREAM_KEY]
     else:
-        command = [PYTHON, "-m", "chatgateway.devupstream", "--port", str(port), "--key", UPSTREAM_KEY]
+        command = [PYTHON, "-m", "devtools.devupstream", "--port", str(port), "--key", UPSTREAM_KEY]
     with running(command, log=workdir / "upstream.log") as process:
         health = "/healthz" if kind == "fast" else "/_dev/stats"
         wait_for(f"http://127.0.0.1:{port}{health}", process, "the fake upstream")
@@ -516,7 +516,7 @@ def main() -> int:
         "--upstream",
         choices=["fast", "dev"],
         default="fast",
-        help="fast: bench/fake_upstream.py (default); dev: chatgateway/devupstream.py",
+        help="fast: bench/fake_upstream.py (default); dev: devtools/devupstream.py",
     )
     parser.add_argument(
         "--pg-server",

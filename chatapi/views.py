@@ -1,7 +1,7 @@
 """The original ChatAPI's two endpoints, kept byte-compatible for its existing clients.
 
 `POST /token` with `{"u", "p"}` gives a JWT; `GET /api?q=` asks the model. Every answer, error or
-not, is the envelope `{"statu": <bool>, "message": ...}` (see chatgateway.exceptions).
+not, is the envelope `{"statu": <bool>, "message": ...}` (see core.errors).
 """
 
 from __future__ import annotations
@@ -24,22 +24,16 @@ from rest_framework.views import APIView
 from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_access_token
 from chatapi.serializers import AskResponseSerializer, LoginSerializer, TokenResponseSerializer
-from chatgateway.async_views import AsyncAPIView
-from chatgateway.exceptions import envelope_exception_handler
-from chatgateway.openapi import envelope_errors, relay_headers
-from chatgateway.parsers import AnyContentTypeJSONParser, StrictJSONParser
+from core.async_views import AsyncAPIView
+from core.openapi import envelope_errors, relay_headers
+from core.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from quota.headers import rate_limit_headers
 from relay.models import UsageRecord
 from relay.passthrough import Caller, relay_completion
 from relay.serializers import check_prompt_size
 
 
-class EnvelopeErrorsMixin:
-    def get_exception_handler(self):
-        return envelope_exception_handler
-
-
-class TokenView(EnvelopeErrorsMixin, APIView):
+class TokenView(APIView):
     """Log in with `{"u": "<username>", "p": "<password>"}` to get a bearer token for `/api`.
 
     The body may be JSON (read as JSON whatever its Content-Type), form-encoded or multipart.
@@ -89,7 +83,7 @@ def _credentials(request: Request) -> tuple[str, str]:
     return username, password
 
 
-class AskView(EnvelopeErrorsMixin, AsyncAPIView):
+class AskView(AsyncAPIView):
     """Ask the model one question: `GET /api?q=<question>` with `Authorization: Bearer <token>`."""
 
     # Bearer tokens only: a GET that spends quota must not be triggered by a cross-site link

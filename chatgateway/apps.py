@@ -6,4 +6,4 @@ class ChatgatewayConfig(AppConfig):
     verbose_name = "ChatGateway"
 
     def ready(self) -> None:
-        from chatgateway import checks, openapi  # noqa: F401  (registers the system checks; the schema's authentication extensions)
+        from chatgateway import checks  # noqa: F401  (registers the system checks)

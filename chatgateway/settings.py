@@ -14,7 +14,6 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from chatgateway.devupstream import DEFAULT_KEY as DEV_UPSTREAM_DEFAULT_KEY
 from chatgateway.env import development_secret, envbool, envfloat, envint, envlist, envstr, is_development_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,12 +47,14 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",  # POST /api/token/blacklist/ (log out a refresh token)
     "chatgateway",
+    "core",
     "accounts",
     "quota",
     "relay",
     "chatapi",
     "apikeys",
     "conversations",
+    "usage",
     "web",
 ]
 
@@ -61,7 +62,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "chatgateway.locale.LocaleMiddleware",  # after sessions, before common (Django's order)
+    "core.locale.LocaleMiddleware",  # after sessions, before common (Django's order)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -128,7 +129,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         }
 # A transaction must never stay open across a call upstream, which takes seconds.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# The threads that run the async relay's database steps (chatgateway/db.py), per process: as many as
+# The threads that run the async relay's database steps (core/db.py), per process: as many as
 # the pool has connections when a PostgreSQL pool is on (more would only wait for one); otherwise 16, so
 # that reads are not queued behind a few writes waiting for SQLite's lock. Threads start when needed.
 DATABASE_THREADS = envint(
@@ -203,9 +204,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "EXCEPTION_HANDLER": "chatgateway.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",  # in the shape of the path's API (core/apis.py)
     "DEFAULT_PARSER_CLASSES": [
-        "chatgateway.parsers.StrictJSONParser",
+        "core.parsers.StrictJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -256,7 +257,7 @@ CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, mini
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
 # Bodies past this get 413 (Django's own limit, applied before any parsing).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
-# Request headers past this many bytes in all (names and values) get 431 (chatgateway/bodylimit.py).
+# Request headers past this many bytes in all (names and values) get 431 (core/bodylimit.py).
 CHATGATEWAY_MAX_HEADER_BYTES = envint("CHATGATEWAY_MAX_HEADER_BYTES", 16 * 1024, minimum=1024)
 CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
 CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
@@ -274,9 +275,9 @@ CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS = envint("CHATGATEWAY_CONVERSATION_CONTE
 CHATGATEWAY_CONVERSATIONS_PAGE_SIZE = envint("CHATGATEWAY_CONVERSATIONS_PAGE_SIZE", 20, minimum=1)
 
 # With no OPENAI_API_KEY the gateway talks to the bundled development upstream
-# (`python -m chatgateway.devupstream`), whose answers are canned, not a real model's.
+# (`python -m devtools.devupstream`), whose answers are canned, not a real model's.
 DEV_UPSTREAM_PORT = envint("DEV_UPSTREAM_PORT", 8001, minimum=1)
-DEV_UPSTREAM_KEY = DEV_UPSTREAM_DEFAULT_KEY
+DEV_UPSTREAM_KEY = "dev-upstream-key"  # rungateway starts it with this key; no secret, it is a local fake
 USE_DEV_UPSTREAM = envstr("OPENAI_API_KEY") is None
 OPENAI_API_KEY = DEV_UPSTREAM_KEY if USE_DEV_UPSTREAM else envstr("OPENAI_API_KEY")
 OPENAI_BASE_URL = envstr("OPENAI_BASE_URL", f"http://127.0.0.1:{DEV_UPSTREAM_PORT}/v1" if USE_DEV_UPSTREAM else None)
@@ -300,7 +301,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"one_line": {"()": "chatgateway.logfilters.OneLineErrors"}},
+    "filters": {"one_line": {"()": "core.logfilters.OneLineErrors"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -316,7 +317,7 @@ LOGGING = {
 
 # --- Languages and the web chat page --------------------------------------------------------------
 # The page and the API's messages follow the browser's Accept-Language, or the language picked on the
-# page (set_language's cookie); /v1 answers in English whatever is asked (chatgateway/locale.py).
+# page (set_language's cookie); /v1 answers in English whatever is asked (core/locale.py).
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 LOGIN_URL = "web:home"  # the chat page at / is its own log-in form
@@ -339,7 +340,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": ["chatgateway.openapi.one_path_per_endpoint"],
+    "PREPROCESSING_HOOKS": ["core.openapi.one_path_per_endpoint"],
     # Requests and responses get components of their own: a response never requires a write-only field.
     "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -7,8 +7,8 @@ from apikeys.views import APIKeyDetailView, APIKeyListView
 from chatapi.views import AskView, TokenView
 from chatgateway.health import healthz
 from quota.views import QuotaView
-from relay.usage_views import UsageView
 from relay.views import ChatView
+from usage.views import UsageView
 
 urlpatterns = [
     # The original ChatAPI, unchanged for its clients.
@@ -38,8 +38,6 @@ urlpatterns = [
     path("", include("web.urls")),  # the web chat page at /
 ]
 
-handler404 = "chatgateway.exceptions.page_not_found"
+handler404 = "core.errors.page_not_found"
 
-admin.site.site_header = "ChatGateway administration"
-admin.site.site_title = "ChatGateway"
-handler500 = "chatgateway.exceptions.server_error"  # a database outage is a 503 outside DRF too
+handler500 = "core.errors.server_error"  # a database outage is a 503 outside DRF too

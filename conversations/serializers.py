@@ -8,9 +8,9 @@ from rest_framework import serializers
 
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message
 from conversations.services import context_tokens_needed
-from openai_api.serializers import StrictBooleanField
+from core.fields import StrictBooleanField, TextField
 from quota.serializers import QuotaStatusSerializer
-from relay.serializers import TextField, check_prompt_size
+from relay.serializers import check_prompt_size
 
 
 def check_model_allowed(model: str) -> None:

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from chatgateway.db import in_db
 from conversations.models import Conversation, Message
+from core.db import in_db
 from quota.services import Allowance, QuotaStatus, quota_status
 from relay.estimates import estimate_prompt_tokens
 from relay.models import UsageRecord

@@ -12,11 +12,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from chatgateway.db import in_db
-from chatgateway.request_end import at_request_end
 from conversations.models import Conversation, Message
 from conversations.serializers import MessageSerializer
 from conversations.services import ENDPOINT, forget_message, keep_message, keep_reply, prompt_for
+from core.db import in_db
+from core.request_end import at_request_end
 from quota.serializers import QuotaStatusSerializer
 from quota.services import Allowance, quota_status
 from relay import upstream

@@ -11,10 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatgateway.async_views import AsyncAPIView
-from chatgateway.db import in_db
-from chatgateway.openapi import relay_headers, rest_errors
-from chatgateway.parsers import StrictJSONParser
 from conversations.selectors import conversation_of, conversations_of
 from conversations.serializers import (
     ConversationPageSerializer,
@@ -25,12 +21,16 @@ from conversations.serializers import (
 )
 from conversations.services import send_message
 from conversations.streaming import open_message_stream
+from core.async_views import AsyncAPIView
+from core.db import in_db
+from core.openapi import relay_headers, rest_errors
+from core.pagination import StrictPagination
+from core.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
 from relay.passthrough import Caller
-from relay.usage_views import UsagePagination
 
 
-class ConversationPagination(UsagePagination):
+class ConversationPagination(StrictPagination):
     """Pages of CHATGATEWAY_CONVERSATIONS_PAGE_SIZE conversations, up to 100 with `?page_size=`."""
 
     max_page_size = 100

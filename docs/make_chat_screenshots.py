@@ -50,7 +50,7 @@ def main() -> None:
 @contextlib.contextmanager
 def make_run(scratch: Path) -> Iterator[str]:
     """`make run` on a fresh SQLite database in `scratch`: the gateway's address while the block runs."""
-    from chatgateway.testing import free_port, wait_until_healthy
+    from devtools.testing import free_port, wait_until_healthy
 
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "DJANGO_"))}
     env.update(DATABASE_URL=f"sqlite:///{scratch / 'demo.sqlite3'}", DEBUG="1", LOG_LEVEL="WARNING")

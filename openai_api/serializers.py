@@ -14,32 +14,15 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from chatgateway.openapi import CheckedByCode, allowed_models, message_list
-from relay.serializers import TextField, UsageSerializer, check_prompt_size
+from core.fields import StrictBooleanField, StrictIntegerField, TextField
+from core.openapi import CheckedByCode, allowed_models, message_list
+from relay.serializers import UsageSerializer, check_prompt_size
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 MAX_CHOICES = 8  # `n`: one request may ask for this many answers at most
 # Content parts whose strings are data (an image, a sound, a file), not prompt text: bounded by the
 # body size limit instead, and counted by the upstream in tokens.
 DATA_PARTS = {"image_url", "input_audio", "file"}
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """A JSON true or false only (DRF's would take "yes" or 1)."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only (DRF's would take "8" or 8.0, which the upstream would then get as sent)."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if not isinstance(data, int) or isinstance(data, bool):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 @extend_schema_field(

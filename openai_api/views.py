@@ -3,7 +3,7 @@ JWT as its `api_key`.
 
 The chat endpoint is an async view: while a worker waits on the upstream it serves other requests,
 and no thread is busy while a stream waits. Its database work (authentication, the quota, the usage
-record) runs in the database threads (chatgateway/db.py).
+record) runs in the database threads (core/db.py).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from rest_framework.response import Response
 
 from accounts.authentication import JWTAuthentication
 from apikeys.authentication import APIKeyAuthentication
-from chatgateway.async_views import AsyncAPIView
-from chatgateway.exceptions import openai_exception_handler
-from chatgateway.openapi import openai_errors, relay_headers
-from chatgateway.parsers import StrictJSONParser
+from core.async_views import AsyncAPIView
+from core.openapi import openai_errors, relay_headers
+from core.parsers import StrictJSONParser
 from openai_api.serializers import (
     ChatCompletionRequestSerializer,
     ChatCompletionSerializer,
@@ -41,9 +40,6 @@ class OpenAIStyleMixin:
     permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
-
-    def get_exception_handler(self):
-        return openai_exception_handler
 
 
 STREAM_DESCRIPTION = (

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from quota import clock
 from quota.models import Plan, Quota
-from relay import dashboard
+from quota.services import reset_today
 
 UNLIMITED = "unlimited"
 
@@ -47,9 +48,8 @@ class QuotaInline(admin.StackedInline):
     fieldsets = (
         ("Limits", {"fields": ("plan", "daily_limit", "daily_token_limit")}),
         ("Today", {"fields": ("requests_today", "tokens_today", "tokens_in_flight")}),
-        ("Last 30 days", {"fields": ("last_30_days",)}),
     )
-    readonly_fields = ("requests_today", "tokens_today", "tokens_in_flight", "last_30_days")
+    readonly_fields = ("requests_today", "tokens_today", "tokens_in_flight")
     verbose_name_plural = "Quota"
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
@@ -79,33 +79,48 @@ class QuotaInline(admin.StackedInline):
     def tokens_in_flight(self, quota: Quota) -> str:
         return f"{quota.tokens_reserved_on(clock.today()):,}"
 
-    @admin.display(description="Requests and tokens a day")
-    def last_30_days(self, quota: Quota) -> SafeString | str:
-        if quota._state.adding:  # the formset's blank template form
-            return "—"
-        days = dashboard.usage_per_day(period=dashboard.Period.last_days(30), user_id=quota.user_id)
-        used = [day for day in reversed(days) if day.requests]
-        if not used:
-            return "No requests in the last 30 days."
-        summary = format_html(
-            "{} requests, {} errors, {} tokens in 30 days",
-            *(f"{sum(getattr(day, name) for day in days):,}" for name in ("requests", "errors", "total_tokens")),
+
+class QuotaColumnsOnUsers(admin.ModelAdmin):
+    """The quota's part of the users' list: plan, limit in force, today's counts, and resetting them. A
+    mixin for the user admin (chatgateway/admin.py), which needs no import of the accounts app."""
+
+    quota_columns = ("plan", "request_limit", "used_today", "tokens_today")
+    list_select_related = ("quota", "quota__plan")
+    quota_filters = (("quota__plan", admin.RelatedFieldListFilter),)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The limit in force as a column, so that the list can be sorted by it.
+        in_force = Coalesce(
+            "quota__daily_limit", "quota__plan__daily_request_limit", Value(settings.CHATGATEWAY_DAILY_LIMIT)
         )
-        rows = format_html_join(
-            "",
-            ROW,
-            ((day.day.isoformat(), f"{day.requests:,}", f"{day.errors:,}", f"{day.total_tokens:,}") for day in used),
-        )
-        return format_html(MONTH, dashboard.sparkline(days), summary, rows)
+        return super().get_queryset(request).annotate(request_limit_in_force=in_force)
+
+    @admin.display(description="Plan", ordering="quota__plan__name")
+    def plan(self, user) -> str:
+        quota = _quota(user)
+        return quota.plan.name if quota and quota.plan else "—"
+
+    @admin.display(description="Request limit", ordering="request_limit_in_force")
+    def request_limit(self, user) -> int | None:
+        quota = _quota(user)
+        return quota.request_limit() if quota else None
+
+    @admin.display(description="Used today")
+    def used_today(self, user) -> int | None:
+        quota = _quota(user)
+        return quota.used_on(clock.today()) if quota else None
+
+    @admin.display(description="Tokens today")
+    def tokens_today(self, user) -> str | None:
+        quota = _quota(user)
+        return f"{quota.tokens_used_on(clock.today()):,}" if quota else None
+
+    @admin.action(description="Reset today's counts of the selected users", permissions=["change"])
+    def reset_todays_counts(self, request: HttpRequest, queryset: QuerySet) -> None:
+        reset = reset_today(user_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Reset today's requests and tokens of {reset} user(s).", messages.SUCCESS)
 
 
-# The days with requests, newest first, in a box that scrolls past about ten of them.
-MONTH = (
-    '{}<p style="margin: 4px 0 8px">{}</p><div style="max-height: 19em; overflow-y: auto; display: inline-block">'
-    "<table><thead><tr><th>Day</th><th>Requests</th><th>Errors</th><th>Tokens</th></tr></thead>"
-    "<tbody>{}</tbody></table></div>"
-)
-ROW = (
-    '<tr><td>{}</td><td style="text-align: right">{}</td><td style="text-align: right">{}</td>'
-    '<td style="text-align: right">{}</td></tr>'
-)
+def _quota(user) -> Quota | None:
+    # Every user gets a quota when made; one made around the signal (raw SQL) must not break the list.
+    return getattr(user, "quota", None)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from quota.services import Allowance
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from quota.services import Allowance
 
 
 def rate_limit_headers(allowance: Allowance) -> dict[str, str]:

@@ -3,7 +3,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatgateway.openapi import rest_errors
+from core.openapi import rest_errors
 from quota.serializers import QuotaStatusSerializer
 from quota.services import quota_status
 

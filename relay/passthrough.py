@@ -9,7 +9,7 @@ How a request is settled:
   may bill for it), recorded as status 499 with the usage known or estimated so far;
 - otherwise it counts, with the usage the upstream reported (estimated when it reported none).
 Every attempt leaves one UsageRecord. The database work runs in the database threads
-(`chatgateway.db.in_db`), so the event loop keeps serving other streams meanwhile, and each step hands
+(`core.db.in_db`), so the event loop keeps serving other streams meanwhile, and each step hands
 its database connection back when it is done: a stream may stay open for minutes, and a thousand open
 streams must not hold a thousand connections.
 """
@@ -26,8 +26,8 @@ from typing import Any
 from rest_framework.request import Request
 
 from apikeys.models import APIKey
-from chatgateway.db import in_db
-from chatgateway.request_end import at_request_end
+from core.db import in_db
+from core.request_end import at_request_end
 from quota.services import Allowance
 from relay import upstream
 from relay.models import UsageRecord

@@ -5,9 +5,9 @@ from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from chatgateway.openapi import CheckedByCode, allowed_models, message_list
+from core.fields import TextField
+from core.openapi import CheckedByCode, allowed_models, message_list
 from quota.serializers import QuotaStatusSerializer
-from relay.models import UsageRecord
 
 
 def check_prompt_size(total_chars: int) -> None:
@@ -19,17 +19,6 @@ def check_prompt_size(total_chars: int) -> None:
                 chars=total_chars, limit=limit
             )
         )
-
-
-class TextField(serializers.CharField):
-    """A CharField that takes only JSON strings (DRF's would turn 42 or true into text)."""
-
-    default_error_messages = {"invalid": gettext_lazy("Must be a string.")}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class MessageSerializer(serializers.Serializer):
@@ -103,48 +92,3 @@ class ChatResponseSerializer(serializers.Serializer):
     model = serializers.CharField()
     usage = UsageSerializer()
     quota = QuotaStatusSerializer()
-
-
-class UsageFiltersSerializer(serializers.Serializer):
-    """The query string of GET /api/usage/ (the page and page size are the paginator's)."""
-
-    since = serializers.DateField(required=False, help_text="The first day to list, YYYY-MM-DD in TIME_ZONE.")
-    until = serializers.DateField(required=False, help_text="The last day to list, YYYY-MM-DD in TIME_ZONE.")
-    model = serializers.CharField(required=False, max_length=200, help_text="Only records of this model.")
-
-    def validate(self, attrs: dict) -> dict:
-        if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError(gettext("'since' is after 'until': give the earlier day as 'since'."))
-        return attrs
-
-
-class UsageRecordSerializer(serializers.ModelSerializer):
-    """One relay attempt as its user sees it: never the texts or the upstream's request id."""
-
-    class Meta:
-        model = UsageRecord
-        fields = [
-            "id",
-            "created",
-            "endpoint",
-            "model",
-            "stream",
-            "status_code",
-            "prompt_tokens",
-            "completion_tokens",
-            "total_tokens",
-            "estimated",
-            "latency_ms",
-            "ttfb_ms",
-            "error",
-        ]
-        read_only_fields = fields
-
-
-class UsagePageSerializer(serializers.Serializer):
-    """One page of GET /api/usage/ (DRF's page-number pagination)."""
-
-    count = serializers.IntegerField(help_text="Records matching the filters, on all pages.")
-    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last.")
-    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null on the first.")
-    results = UsageRecordSerializer(many=True)

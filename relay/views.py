@@ -3,10 +3,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chatgateway.async_views import AsyncAPIView
-from chatgateway.db import in_db
-from chatgateway.openapi import relay_headers, rest_errors
-from chatgateway.parsers import StrictJSONParser
+from core.async_views import AsyncAPIView
+from core.db import in_db
+from core.openapi import relay_headers, rest_errors
+from core.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
 from quota.services import quota_status, status_at_reservation
 from relay.models import UsageRecord

@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from chatgateway.testing import GatewayServer, free_port, wait_until_healthy
+from devtools.testing import GatewayServer, free_port, wait_until_healthy
 
 
 def guess(url: str, *, username: str = "ada", password: str = "wrong", address: str = "203.0.113.5") -> int:  # noqa: S107

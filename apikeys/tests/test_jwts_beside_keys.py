@@ -4,7 +4,7 @@ from rest_framework.test import APIClient
 
 from apikeys.services import create_api_key
 from apikeys.tests.helpers import quota_with
-from chatgateway.exceptions import TOKEN_INVALID
+from core.errors import TOKEN_INVALID
 
 
 def test_a_jwt_still_authenticates_beside_a_key(user, api):

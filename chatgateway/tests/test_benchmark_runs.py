@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from chatgateway.pgcluster import postgres_binaries
+from devtools.pgcluster import postgres_binaries
 
 
 def run_quick(script: str) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
 """The database goes away and comes back under a running gateway, for real: a PostgreSQL server of the
-test's own (chatgateway.pgcluster) is stopped (`pg_ctl stop -m fast`, every session cut) and started
+test's own (devtools.pgcluster) is stopped (`pg_ctl stop -m fast`, every session cut) and started
 again on the same port, under two uvicorn worker processes with DEBUG off.
 
 While it is gone every endpoint that needs it answers 503 in its own shape and /healthz says so; when it
@@ -18,8 +18,8 @@ import psycopg
 import pytest
 import requests
 
-from chatgateway.pgcluster import PrivatePostgres, postgres_binaries
-from chatgateway.testing import GatewayServer
+from devtools.pgcluster import PrivatePostgres, postgres_binaries
+from devtools.testing import GatewayServer
 
 pytestmark = pytest.mark.skipif(
     postgres_binaries() is None and os.environ.get("CI") != "true",  # in CI, a missing PostgreSQL fails

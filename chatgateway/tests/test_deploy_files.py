@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.core.management import get_commands
 
-from chatgateway.testing import free_port
+from devtools.testing import free_port
 
 ROOT = settings.BASE_DIR
 

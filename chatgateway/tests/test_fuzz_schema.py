@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.tokens import issue_access_token
 from apikeys.services import create_api_key
-from chatgateway.openapi import openapi_document
+from core.openapi import openapi_document
 
 EXAMPLES_PER_OPERATION = 40
 CHECKS = [

@@ -110,7 +110,7 @@ def _bearer(user) -> dict[str, str]:
 
 
 def test_the_relay_lane_answers_in_the_clients_language_too(gateway, user):
-    # /api and /v1 skip Django's middleware (chatgateway/relay_lane.py), which must not lose the language.
+    # /api and /v1 skip Django's middleware (core/lanes.py), which must not lose the language.
     headers = {"Authorization": f"Bearer {issue_access_token(user)}", "Accept-Language": "zh-CN"}
 
     asked = requests.get(f"{gateway.url}/api", headers=headers, timeout=10)

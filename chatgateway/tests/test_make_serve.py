@@ -11,7 +11,7 @@ import sys
 import requests
 from django.conf import settings
 
-from chatgateway.testing import SECRET, free_port, wait_until_healthy
+from devtools.testing import SECRET, free_port, wait_until_healthy
 
 
 def test_make_serve_runs_the_production_server(tmp_path, dev_upstream):

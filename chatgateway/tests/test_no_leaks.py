@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.tokens import issue_access_token
-from chatgateway.logfilters import OneLineErrors
+from core.logfilters import OneLineErrors
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from chatgateway.openapi import openapi_document
+from core.openapi import openapi_document
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from chatgateway.testing import free_port, wait_until_healthy
+from devtools.testing import free_port, wait_until_healthy
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from accounts.tokens import issue_access_token
-from chatgateway.testing import GatewayServer
+from devtools.testing import GatewayServer
 from quota.services import quota_status
 from relay.models import UsageRecord
 

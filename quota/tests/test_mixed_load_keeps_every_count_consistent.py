@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from chatgateway.testing import GatewayServer
+from devtools.testing import GatewayServer
 
 USERS = {"u1": (40, None), "u2": (25, 3000), "u3": (200, 1500)}  # name: (request limit, token limit)
 REQUESTS = 300

@@ -22,8 +22,8 @@ import requests
 from django.utils import translation
 
 from accounts.tokens import issue_access_token
-from chatgateway.testing import free_port
 from conftest import used_today
+from devtools.testing import free_port
 from relay.models import UsageRecord
 from relay.upstream import UpstreamBusy, UpstreamError, UpstreamMisconfigured, UpstreamTimeout
 

@@ -13,11 +13,14 @@ import openai
 from django.conf import settings
 from django.utils.translation import gettext, gettext_lazy
 
+from core.errors import ApplicationError
+
 logger = logging.getLogger("relay.upstream")
 
 
-class UpstreamError(Exception):
-    """The upstream did not answer usefully. `status` is what the gateway's client gets."""
+class UpstreamError(ApplicationError):
+    """The upstream did not answer usefully. `status` is what the gateway's client gets; `reason` is its
+    code."""
 
     status = 502
     message = gettext_lazy("The upstream model service failed to answer. Please try again later.")
@@ -27,6 +30,10 @@ class UpstreamError(Exception):
         self.reason = reason
         self.message = str(message or self.message)  # in the language of the request that met the failure
         self.retry_after = retry_after
+
+    @property
+    def code(self) -> str:  # type: ignore[override]
+        return self.reason
 
 
 class UpstreamTimeout(UpstreamError):

@@ -8,8 +8,8 @@ import sys
 
 from django.conf import settings
 
-from chatgateway.testing import wait_until_healthy
 from chatgateway.tests.test_rungateway import fresh_environment, manage  # noqa: F401 (a fixture)
+from devtools.testing import wait_until_healthy
 from web.tests.browser import Browser
 
 

@@ -55,7 +55,16 @@ class Command(BaseCommand):
                 "Stop what runs on it, or set DEV_UPSTREAM_PORT to a free port."
             )
         process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-            [sys.executable, "-m", "chatgateway.devupstream", "--port", str(port), "--exit-with-parent"],
+            [
+                sys.executable,
+                "-m",
+                "devtools.devupstream",
+                "--port",
+                str(port),
+                "--key",
+                settings.DEV_UPSTREAM_KEY,
+                "--exit-with-parent",
+            ],
             stdout=subprocess.DEVNULL,
         )
         atexit.register(process.terminate)

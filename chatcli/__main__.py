@@ -1,0 +1,5 @@
+import sys
+
+from chatcli.main import main
+
+sys.exit(main())

@@ -1,0 +1,30 @@
+"""The admin site, put together: the user's page gathers what each app shows of a user (the account, its
+quota and usage, its API keys). Wiring it here lets the apps stay independent of each other."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from accounts.admin import UserAdmin
+from accounts.models import User
+from apikeys.admin import APIKeyActionsOnUsers, APIKeyInline
+from quota.admin import QuotaColumnsOnUsers
+from usage.admin import QuotaInlineWithUsage
+
+admin.site.site_header = "ChatGateway administration"
+admin.site.site_title = "ChatGateway"
+
+
+@admin.register(User)
+class GatewayUserAdmin(QuotaColumnsOnUsers, APIKeyActionsOnUsers, UserAdmin):
+    inlines = [QuotaInlineWithUsage, APIKeyInline]
+    # Staff status is left to the filter: the quota columns need the room.
+    list_display = ("username", "email", "is_active", *QuotaColumnsOnUsers.quota_columns)
+    list_filter = (*QuotaColumnsOnUsers.quota_filters, *UserAdmin.list_filter)
+    actions = ["reset_todays_counts", "revoke_keys_and_tokens", "revoke_tokens"]
+
+    def get_inlines(self, request: HttpRequest, obj: User | None):
+        # On the add page the quota does not exist yet (it is made with the user, with the default
+        # limit), nor do any API keys.
+        return self.inlines if obj else []

@@ -1,5 +1,0 @@
-import sys
-
-from chatgateway.cli.main import main
-
-sys.exit(main())

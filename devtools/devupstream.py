@@ -1,0 +1,399 @@
+"""The development upstream: a small OpenAI-compatible HTTP server with canned answers.
+
+It lets the gateway run and be tested with no real model. Every answer says it is not from one.
+Run it alone with `python -m devtools.devupstream --port 8001`; `make run` starts it when no
+OPENAI_API_KEY is set, and the test suite starts one on a free port.
+
+It speaks `GET /v1/models` and `POST /v1/chat/completions` (streamed or not), and accepts only
+`Authorization: Bearer <its key>`. Faults for tests, chosen per request by directives anywhere in
+the last message, or for every request by `POST /_dev/fault {"fault": "<directives>"}`:
+
+    [dev:status=503]   answer with that HTTP status and an OpenAI-style error body
+    [dev:delay=2.5]    wait that many seconds before answering
+    [dev:garbage]      answer 200 with a body that is not JSON
+    [dev:drop]         close the connection without answering
+    [dev:flaky=2]      answer 503 the first 2 times this same message arrives, then normally
+    [dev:chunks=20]    make the answer exactly 20 content chunks (padded with " word1", " word2"...,
+                       or with the surplus words joined into the last chunk); unstreamed, the same text
+    [dev:interval=0.25] wait that long after each content chunk, so 20 chunks take 5 s;
+                       unstreamed, the whole answer waits chunks x interval
+    [dev:cut=3]        stream 3 content chunks, then reset the connection: no finish chunk, no [DONE]
+    [dev:stall=2]      stream the first content chunk, send nothing for 2 s, then carry on
+    [dev:error_event]  stream 2 content chunks, then `data: {"error": {..., "code": "dev_fault"}}`, and end
+    [dev:nousage]      report no usage: no usage chunk even with stream_options.include_usage, and no
+                       `usage` in an unstreamed answer
+
+cut, stall and error_event shape streams only; an unstreamed answer ignores them. Directives combine,
+e.g. `[dev:chunks=20] [dev:interval=0.1] [dev:cut=5]`.
+
+A streamed answer is one SSE event per content chunk, a finish chunk, a usage chunk when
+`stream_options.include_usage` is true, then `data: [DONE]`. Every chunk carries a non-standard top-level
+field `"x_dev_sent_at": <time.time()>`, the moment it was sent, so a test can tell chunks that arrive
+one by one from chunks that arrive in a batch.
+
+`GET /_dev/requests` lists what it received (method, path, Authorization header, body, and `abandoned`:
+whether the client went away mid-stream), newest last. `GET /_dev/stats` gives
+`{"open_connections": n, "received_count": m, "streams_abandoned": k}`: client connections open now (not
+counting the one asking; a kept-alive connection counts until its client closes it), requests received, and
+streams whose client disconnected before the end. The same numbers are attributes of `DevUpstream`.
+Standard library only, so that it runs anywhere the gateway does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import socket
+import struct
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_KEY = "dev-upstream-key"
+NOTICE = "(development upstream, not a real model)"
+MODELS = ["gpt-4o-mini", "gpt-4o", "dev-echo"]
+_DIRECTIVE = re.compile(
+    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage)(?:=([0-9.]+))?\]"
+)
+
+
+class DevUpstream:
+    """A running development upstream on 127.0.0.1:`port` (0 picks a free port)."""
+
+    def __init__(self, *, port: int = 0, key: str = DEFAULT_KEY, host: str = "127.0.0.1") -> None:
+        self.key = key
+        self.fault: str = ""
+        self.received: list[dict[str, Any]] = []  # the last 100
+        self.received_count = 0
+        self.flaky_seen: dict[str, int] = {}
+        self.open_connections = 0
+        self.streams_abandoned = 0
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"upstream": self})
+        self.server = _QuietServer((host, port), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}/v1"
+
+    def start(self) -> DevUpstream:
+        threading.Thread(target=self.server.serve_forever, name="dev-upstream", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def note_flaky(self, text: str) -> int:
+        """How many times this message has now been seen by a [dev:flaky] directive."""
+        with self._lock:
+            self.flaky_seen[text] = self.flaky_seen.get(text, 0) + 1
+            return self.flaky_seen[text]
+
+    def remember(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.received = [*self.received[-99:], entry]
+            self.received_count += 1
+
+    def note_connection(self, change: int) -> None:
+        """Count a client connection opening (+1) or closing (-1)."""
+        with self._lock:
+            self.open_connections += change
+
+    def note_abandoned(self, entry: dict[str, Any]) -> None:
+        """Record that the client of the request `entry` went away before its stream ended."""
+        with self._lock:
+            entry["abandoned"] = True
+            self.streams_abandoned += 1
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "open_connections": self.open_connections,
+                "received_count": self.received_count,
+                "streams_abandoned": self.streams_abandoned,
+            }
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How one answer is delivered, from its shaping directives (the last of each kind wins)."""
+
+    chunks: int | None = None
+    interval: float = 0.0
+    cut: int | None = None
+    stall: float = 0.0
+    error_event: bool = False
+    nousage: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> _Shape:
+        found = dict(_DIRECTIVE.findall(text))
+
+        def number(name: str, *, bare: float) -> float | None:
+            """The directive's value; `bare` when it is given without one; None when it is absent."""
+            return float(found[name] or bare) if name in found else None
+
+        chunks, cut = number("chunks", bare=0), number("cut", bare=1)
+        return cls(
+            chunks=max(1, int(chunks)) if chunks else None,  # a bare [dev:chunks] keeps one chunk per word
+            interval=number("interval", bare=1) or 0.0,
+            cut=None if cut is None else int(cut),
+            stall=number("stall", bare=1) or 0.0,
+            error_event="error_event" in found,
+            nousage="nousage" in found,
+        )
+
+    def pieces(self, answer: str) -> list[str]:
+        """The answer split into content chunks: one per word, or exactly `chunks` of them."""
+        words = answer.split(" ")
+        pieces = [word if index == 0 else " " + word for index, word in enumerate(words)]
+        if self.chunks is None:
+            return pieces
+        pieces += [f" word{number}" for number in range(1, self.chunks - len(pieces) + 1)]
+        return [*pieces[: self.chunks - 1], "".join(pieces[self.chunks - 1 :])]
+
+    def content_to_send(self, pieces: list[str]) -> list[str]:
+        """The content chunks streamed before the stream ends, normally or not."""
+        if self.cut is not None:
+            return pieces[: self.cut]
+        return pieces[:2] if self.error_event else pieces
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a dropped connection ([dev:drop], a client gone) is expected here, not news
+
+
+class _Handler(BaseHTTPRequestHandler):
+    upstream: DevUpstream
+    protocol_version = "HTTP/1.1"
+    entry: dict[str, Any] | None = None  # what _remember recorded for the current request
+
+    def setup(self) -> None:
+        super().setup()
+        self.upstream.note_connection(+1)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.upstream.note_connection(-1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and `make run` share a terminal
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/_dev/requests":
+            return self._json(200, self.upstream.received)
+        if self.path == "/_dev/stats":
+            stats = self.upstream.stats()
+            stats["open_connections"] -= 1  # not the connection asking
+            return self._json(200, stats)
+        self._remember(None)
+        if not self._authorised():
+            return None
+        if self.path == "/v1/models":
+            return self._json(200, {"object": "list", "data": [_model(name) for name in MODELS]})
+        if self.path.startswith("/v1/models/"):
+            return self._json(200, _model(self.path.rsplit("/", 1)[1]))
+        return self._error(404, "Unknown path.", "invalid_request_error", "not_found")
+
+    def do_POST(self) -> None:
+        body = self._read_json()
+        if self.path == "/_dev/fault":
+            self.upstream.fault = str((body or {}).get("fault", ""))
+            return self._json(200, {"fault": self.upstream.fault})
+        self._remember(body)
+        if not self._authorised():
+            return None
+        if self.path != "/v1/chat/completions":
+            return self._error(404, "Unknown path.", "invalid_request_error", "not_found")
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+            return self._error(400, "'model' and 'messages' are required.", "invalid_request_error", None)
+        last = str(body["messages"][-1].get("content", "")) if body["messages"] else ""
+        if self._fault(self.upstream.fault + last):
+            return None
+        return self._complete(body, last, _Shape.parse(self.upstream.fault + last))
+
+    # --- answers ---------------------------------------------------------------------------------
+    def _complete(self, body: dict[str, Any], last: str, shape: _Shape) -> None:
+        pieces = shape.pieces(f"{NOTICE} You said: {_DIRECTIVE.sub('', last).strip()}")
+        answer = "".join(pieces)
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"]) or 1
+        usage: dict[str, int] | None = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(answer.split()),
+            "total_tokens": prompt_tokens + len(answer.split()),
+        }
+        if shape.nousage:
+            usage = None
+        completion_id = f"chatcmpl-dev-{uuid.uuid4().hex[:12]}"
+        if body.get("stream"):
+            return self._stream(body, completion_id, pieces, usage, shape)
+        time.sleep(len(pieces) * shape.interval)
+        message = {"role": "assistant", "content": answer}
+        completion = {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        }
+        return self._json(200, completion if usage is None else {**completion, "usage": usage})
+
+    def _stream(
+        self, body: dict[str, Any], completion_id: str, pieces: list[str], usage: dict[str, int] | None, shape: _Shape
+    ) -> None:
+        base = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body["model"],
+        }
+        if not (body.get("stream_options") or {}).get("include_usage"):
+            usage = None
+        try:
+            self._stream_headers()
+            self._send_stream(base, pieces, usage, shape)
+        except ConnectionError:  # the client went away (BrokenPipeError, ConnectionResetError...)
+            self.close_connection = True
+            if self.entry is not None:
+                self.upstream.note_abandoned(self.entry)
+
+    def _stream_headers(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("x-request-id", f"req-dev-{uuid.uuid4().hex[:12]}")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def _send_stream(
+        self, base: dict[str, Any], pieces: list[str], usage: dict[str, int] | None, shape: _Shape
+    ) -> None:
+        for index, piece in enumerate(shape.content_to_send(pieces)):
+            delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
+            self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+            pause = (shape.stall if index == 0 else 0) + shape.interval
+            if pause:
+                time.sleep(pause)
+        if shape.cut is not None:
+            return self._reset()
+        if shape.error_event:
+            error = {"message": "Simulated failure in mid-stream.", "type": "server_error", "param": None}
+            return self._event({"error": {**error, "code": "dev_fault"}}, stamped=False)
+        self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if usage is not None:
+            self._event({**base, "choices": [], "usage": usage})
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        return None
+
+    def _event(self, payload: dict[str, Any], *, stamped: bool = True) -> None:
+        if stamped:
+            payload = {**payload, "x_dev_sent_at": time.time()}
+        self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+        self.wfile.flush()
+
+    def _reset(self) -> None:
+        """Close the connection abruptly: a TCP reset, as when a stream is cut, not an orderly close."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+    def _fault(self, text: str) -> bool:
+        """Act on the directives in `text`; True when the answer has been given (or refused)."""
+        for name, value in _DIRECTIVE.findall(text):
+            if name == "delay":
+                time.sleep(float(value or 1))
+            elif name == "status":
+                status = int(float(value or 500))
+                self._error(status, f"Simulated upstream failure {status}.", "server_error", "dev_fault")
+                return True
+            elif name == "garbage":
+                self._raw(200, b"<html>this is not JSON</html>", "application/json")
+                return True
+            elif name == "flaky" and self.upstream.note_flaky(text) <= int(float(value or 1)):
+                self._error(503, "Simulated passing failure.", "server_error", "dev_fault")
+                return True
+            elif name == "drop":
+                self.close_connection = True
+                self.connection.close()
+                return True
+        return False
+
+    # --- plumbing --------------------------------------------------------------------------------
+    def _authorised(self) -> bool:
+        if self.headers.get("Authorization") == f"Bearer {self.upstream.key}":
+            return True
+        self._error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        return False
+
+    def _read_json(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def _remember(self, body: Any) -> None:
+        self.entry = {
+            "method": self.command,
+            "path": self.path,
+            "authorization": self.headers.get("Authorization"),
+            "body": body,
+            "abandoned": False,
+        }
+        self.upstream.remember(self.entry)
+
+    def _error(self, status: int, message: str, kind: str, code: str | None) -> None:
+        headers = {"Retry-After": "7"} if status == 429 else {}
+        self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers)
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._raw(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _raw(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-request-id", f"req-dev-{uuid.uuid4().hex[:12]}")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "chatgateway-dev"}
+
+
+def _exit_with_parent(upstream: DevUpstream, parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    upstream.server.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="ChatGateway's development upstream (canned answers).")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--key", default=DEFAULT_KEY, help="the API key it accepts")
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started it ends")
+    args = parser.parse_args()
+    upstream = DevUpstream(port=args.port, key=args.key)
+    if args.exit_with_parent:
+        threading.Thread(target=_exit_with_parent, args=(upstream, os.getppid()), daemon=True).start()
+    print(f"Development upstream on {upstream.url} (answers are canned, not from a real model)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        upstream.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import csv
+from collections.abc import AsyncIterator, Iterator
+
+from asgiref.sync import sync_to_async
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from quota.admin import QuotaInline
+from quota.models import Quota
+from relay.models import UsageRecord
+from usage import dashboard
+
+# The export's columns; an API key appears by its prefix, which is no secret (the secret is stored nowhere).
+CSV_COLUMNS = {
+    "id": "id",
+    "created": "created",
+    "user": "user__username",
+    "api_key_prefix": "api_key__prefix",
+    "endpoint": "endpoint",
+    "stream": "stream",
+    "model": "model",
+    "status_code": "status_code",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "estimated": "estimated",
+    "latency_ms": "latency_ms",
+    "ttfb_ms": "ttfb_ms",
+    "upstream_request_id": "upstream_request_id",
+    "error": "error",
+    "prompt_text": "prompt_text",
+    "completion_text": "completion_text",
+}
+CREATED = list(CSV_COLUMNS).index("created")
+CSV_ROWS_PER_CHUNK = 500
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    """Read-only: records are written by the relay alone. Totals of the filtered list above it, an
+    export of it as CSV, and a dashboard of the last days."""
+
+    list_display = (
+        "created",
+        "user",
+        "endpoint_path",
+        "stream",
+        "model",
+        "status_code",
+        "total_tokens",
+        "latency_ms",
+        "error",
+    )
+    list_filter = (
+        ("user", admin.RelatedOnlyFieldListFilter),
+        "model",
+        "status_code",
+        "stream",
+        "endpoint",
+        "estimated",
+    )
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    date_hierarchy = "created"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: UsageRecord | None = None) -> bool:
+        return False
+
+    @admin.display(description="Endpoint", ordering="endpoint")
+    def endpoint_path(self, record: UsageRecord) -> str:
+        return record.get_endpoint_display().split(" ")[0]  # "/v1/chat/completions (OpenAI compatible)": its path
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("dashboard/", view(self.dashboard_view), name="relay_usagerecord_dashboard"),
+            path("export/", view(self.export_view), name="relay_usagerecord_export"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        # A redirect (bad filters) or an action's answer has no changelist to add up.
+        if isinstance(response, TemplateResponse) and "cl" in response.context_data:
+            response.context_data["usage_totals"] = dashboard.usage_totals(records=response.context_data["cl"].queryset)
+        return response
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The records of the list as filtered, searched and sorted by the same query string, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            records = self.get_changelist_instance(request).queryset
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:relay_usagerecord_changelist") + "?e=1")
+        response = StreamingHttpResponse(_aiter(_csv_chunks(records)), content_type="text/csv; charset=utf-8")
+        name = f"usage-{timezone.localtime():%Y%m%d-%H%M}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        """Requests, tokens and errors per day, top users and models, for the last 7, 30 or 90 days."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        days = int(request.GET["days"]) if request.GET.get("days") in map(str, dashboard.PERIODS) else 30
+        board = dashboard.dashboard(days=days)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Usage dashboard",
+            "subtitle": f"Last {days} days",
+            "opts": self.opts,
+            "board": board,
+            "periods": dashboard.PERIODS,
+            "days": days,
+            "requests_chart": dashboard.requests_chart(board.days),
+            "tokens_chart": dashboard.tokens_chart(board.days),
+            "error_rate_chart": dashboard.error_rate_chart(board.days),
+            "since": board.period.first.isoformat(),
+            "time_zone": timezone.get_current_timezone_name(),
+        }
+        return TemplateResponse(request, "admin/relay/usagerecord/dashboard.html", context)
+
+
+class _Line:
+    """What csv.writer writes to: it hands each line back instead of storing it."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def _csv_chunks(records: QuerySet[UsageRecord]) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    yield writer.writerow(CSV_COLUMNS)
+    rows = records.values_list(*CSV_COLUMNS.values()).iterator(chunk_size=2000)
+    chunk = []
+    for row in rows:
+        chunk.append(writer.writerow(_cells(row)))
+        if len(chunk) == CSV_ROWS_PER_CHUNK:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
+def _cells(row: tuple) -> list:
+    cells = list(row)
+    cells[CREATED] = timezone.localtime(cells[CREATED]).isoformat()
+    # Prompts, answers and names come from users: a cell that a spreadsheet would take for a formula
+    # is kept as text.
+    return [
+        f"'{cell}" if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell for cell in cells
+    ]
+
+
+async def _aiter(chunks: Iterator[str]) -> AsyncIterator[str]:
+    # The gateway is served over ASGI, where Django reads a synchronous iterator whole before sending
+    # it; handed over chunk by chunk like this, an export of any size streams in little memory. Each
+    # step runs in the request's one database thread, where the cursor lives.
+    done = object()
+    while (chunk := await sync_to_async(next)(chunks, done)) is not done:
+        yield chunk
+
+
+# The admin's home page links to the dashboard (the site is Django's default one, set up in chatgateway/urls.py).
+admin.site.index_template = "admin/relay/index.html"
+
+
+class QuotaInlineWithUsage(QuotaInline):
+    """The quota on a user's page, with their last 30 days of usage below the limits."""
+
+    fieldsets = (*QuotaInline.fieldsets, ("Last 30 days", {"fields": ("last_30_days",)}))
+    readonly_fields = (*QuotaInline.readonly_fields, "last_30_days")
+
+    @admin.display(description="Requests and tokens a day")
+    def last_30_days(self, quota: Quota) -> SafeString | str:
+        if quota._state.adding:  # the formset's blank template form
+            return "—"
+        days = dashboard.usage_per_day(period=dashboard.Period.last_days(30), user_id=quota.user_id)
+        used = [day for day in reversed(days) if day.requests]
+        if not used:
+            return "No requests in the last 30 days."
+        summary = format_html(
+            "{} requests, {} errors, {} tokens in 30 days",
+            *(f"{sum(getattr(day, name) for day in days):,}" for name in ("requests", "errors", "total_tokens")),
+        )
+        rows = format_html_join(
+            "",
+            ROW,
+            ((day.day.isoformat(), f"{day.requests:,}", f"{day.errors:,}", f"{day.total_tokens:,}") for day in used),
+        )
+        return format_html(MONTH, dashboard.sparkline(days), summary, rows)
+
+
+# The days with requests, newest first, in a box that scrolls past about ten of them.
+MONTH = (
+    '{}<p style="margin: 4px 0 8px">{}</p><div style="max-height: 19em; overflow-y: auto; display: inline-block">'
+    "<table><thead><tr><th>Day</th><th>Requests</th><th>Errors</th><th>Tokens</th></tr></thead>"
+    "<tbody>{}</tbody></table></div>"
+)
+ROW = (
+    '<tr><td>{}</td><td style="text-align: right">{}</td><td style="text-align: right">{}</td>'
+    '<td style="text-align: right">{}</td></tr>'
+)

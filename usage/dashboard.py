@@ -1,0 +1,228 @@
+"""What administrators see of the usage: totals, days, top users and models, errors.
+
+Everything is aggregated in the database, a fixed handful of queries whatever the number of
+records. Days are days in the configured TIME_ZONE, the quota's days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from quota import clock
+from relay.models import UsageRecord
+from usage import charts
+
+# Successful is what the relay answered with 200; anything else (an upstream failure, a client gone
+# away: 499) is an error.
+SUCCESSFUL = Q(status_code=200)
+PERIODS = (7, 30, 90)
+TOP = 10
+
+OK_COLOR = "var(--secondary, #417690)"
+ERROR_COLOR = "var(--error-fg, #ba2121)"
+PROMPT_COLOR = "var(--primary, #79aec8)"
+COMPLETION_COLOR = "var(--secondary, #417690)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Period:
+    """Whole days in the configured time zone, `first` to `last` included."""
+
+    first: dt.date
+    last: dt.date
+
+    @classmethod
+    def last_days(cls, days: int) -> Period:
+        today = clock.today()
+        return cls(first=today - dt.timedelta(days=days - 1), last=today)
+
+    def days(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+    def records(self) -> QuerySet[UsageRecord]:
+        start = timezone.make_aware(dt.datetime.combine(self.first, dt.time.min))
+        end = timezone.make_aware(dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time.min))
+        return UsageRecord.objects.filter(created__gte=start, created__lt=end)
+
+
+@dataclasses.dataclass(frozen=True)
+class Totals:
+    requests: int = 0
+    successful: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    users: int = 0
+    latency_ms: float | None = None  # the mean; None without records
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Day:
+    day: dt.date
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    @property
+    def successful(self) -> int:
+        return self.requests - self.errors
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranked:
+    """A user, a model or an error, with what it accounts for; `key` is what the usage list filters on."""
+
+    key: str
+    label: str
+    requests: int
+    tokens: int
+    share: float  # of the period's requests (of its errors, for an error)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dashboard:
+    period: Period
+    totals: Totals
+    days: list[Day]
+    top_users: list[Ranked]
+    top_models: list[Ranked]
+    top_errors: list[Ranked]
+
+
+def _counts() -> dict:
+    return {
+        "requests": Count("id"),
+        "errors": Count("id", filter=~SUCCESSFUL),
+        "prompt_tokens": Sum("prompt_tokens", default=0),
+        "completion_tokens": Sum("completion_tokens", default=0),
+        "total_tokens": Sum("total_tokens", default=0),
+    }
+
+
+def usage_totals(*, records: QuerySet[UsageRecord]) -> Totals:
+    """What `records` add up to, in one query."""
+    row = records.aggregate(**_counts(), users=Count("user", distinct=True), latency_ms=Avg("latency_ms"))
+    return Totals(successful=row["requests"] - row["errors"], **row)
+
+
+def usage_per_day(*, period: Period, user_id: int | None = None) -> list[Day]:
+    """Each day of `period`, those without records included, in one query."""
+    records = period.records() if user_id is None else period.records().filter(user_id=user_id)
+    rows = (
+        records.annotate(day=TruncDate("created", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(**_counts())
+        .order_by("day")
+    )
+    found = {row.pop("day"): row for row in rows}
+    return [Day(day=day, **found.get(day, {})) for day in period.days()]
+
+
+def _ranked(records: QuerySet[UsageRecord], *, key: str, label: str, of: int, limit: int) -> list[Ranked]:
+    rows = (
+        records.values(key, label)
+        .annotate(requests=Count("id"), tokens=Sum("total_tokens", default=0))
+        .order_by("-requests", "-tokens", label)[:limit]
+    )
+    return [
+        Ranked(
+            key=str(row[key]),
+            label=str(row[label]),
+            requests=row["requests"],
+            tokens=row["tokens"],
+            share=row["requests"] / of if of else 0.0,
+        )
+        for row in rows
+    ]
+
+
+def top_users(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
+    """The users with the most requests in `period`; `of`: all its requests, for their share."""
+    return _ranked(period.records(), key="user_id", label="user__username", of=of, limit=limit)
+
+
+def top_models(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
+    """The models asked for most in `period`."""
+    return _ranked(period.records(), key="model", label="model", of=of, limit=limit)
+
+
+def top_errors(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
+    """The commonest failures in `period`, by status and reason; `of`: all its errors, for their share."""
+    errors = period.records().exclude(SUCCESSFUL)
+    rows = _ranked(errors, key="status_code", label="error", of=of, limit=limit)
+    return [dataclasses.replace(row, label=f"{row.key} {row.label or '(no reason)'}") for row in rows]
+
+
+def dashboard(*, days: int = 30) -> Dashboard:
+    """The dashboard of the last `days` days, today included: five queries."""
+    period = Period.last_days(days)
+    totals = usage_totals(records=period.records())
+    return Dashboard(
+        period=period,
+        totals=totals,
+        days=usage_per_day(period=period),
+        top_users=top_users(period=period, of=totals.requests),
+        top_models=top_models(period=period, of=totals.requests),
+        top_errors=top_errors(period=period, of=totals.errors),
+    )
+
+
+def _label(day: dt.date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def requests_chart(days: list[Day]) -> SafeString:
+    return charts.bar_chart(
+        title="Requests per day",
+        labels=[_label(d.day) for d in days],
+        series=[
+            charts.Series("Successful", [d.successful for d in days], OK_COLOR),
+            charts.Series("Errors", [d.errors for d in days], ERROR_COLOR),
+        ],
+    )
+
+
+def tokens_chart(days: list[Day]) -> SafeString:
+    return charts.bar_chart(
+        title="Tokens per day",
+        labels=[_label(d.day) for d in days],
+        series=[
+            charts.Series("Prompt tokens", [d.prompt_tokens for d in days], PROMPT_COLOR),
+            charts.Series("Completion tokens", [d.completion_tokens for d in days], COMPLETION_COLOR),
+        ],
+    )
+
+
+def error_rate_chart(days: list[Day]) -> SafeString:
+    return charts.line_chart(
+        title="Error rate per day",
+        labels=[_label(d.day) for d in days],
+        line=charts.Series("Errors / requests", [d.error_rate for d in days], ERROR_COLOR),
+    )
+
+
+def sparkline(days: list[Day]) -> SafeString:
+    """Requests per day, small enough for a user's page."""
+    return charts.sparkline(
+        labels=[d.day.isoformat() for d in days],
+        values=[d.requests for d in days],
+        tooltips=[f"{d.requests:,} requests, {d.total_tokens:,} tokens" for d in days],
+        color=OK_COLOR,
+    )
