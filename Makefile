@@ -31,6 +31,7 @@ test: $(STAMP) system-packages
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports  # the layers: pyproject.toml's [tool.importlinter], docs/architecture.md
 	$(PY) manage.py makemigrations --check --dry-run
 
 # The web page's browser tests drive the system's Chromium and its driver; the translation tests use GNU

@@ -9,4 +9,4 @@ class CoreConfig(AppConfig):
     verbose_name = "ChatGateway core"
 
     def ready(self) -> None:
-        from core import openapi  # noqa: F401  (registers the schema's authentication extensions)
+        from core import checks, openapi  # noqa: F401  (registers the system checks; the schema's authentication extensions)

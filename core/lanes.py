@@ -19,14 +19,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
-from django.middleware.clickjacking import XFrameOptionsMiddleware
-from django.middleware.security import SecurityMiddleware
+from django.utils.module_loading import import_string
 
 from core.apis import Lane, api_for
-from core.locale import LocaleMiddleware
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -48,21 +47,50 @@ class RelayLaneHandler(ASGIHandler):
         await self.handle(scope, receive, send)
 
 
+# Every middleware in settings.MIDDLEWARE runs on both lanes unless it is named here, with the reason the
+# relay's lane does without it. The relay's lane runs the others itself (`relay_lane_checks`), so a
+# middleware added to settings (CORS, request IDs, metrics) reaches every API unless it is declared
+# here; the system check `core.E001` (core/checks.py) refuses one the relay's lane could not run.
+FULL_LANE_ONLY = {
+    "whitenoise.middleware.WhiteNoiseMiddleware": "static files are not under the relay's paths",
+    "django.contrib.sessions.middleware.SessionMiddleware": "the relay's endpoints take bearer credentials only",
+    "django.middleware.common.CommonMiddleware": "the relay's lane checks ALLOWED_HOSTS itself; its paths "
+    "need no slash added",
+    "django.middleware.csrf.CsrfViewMiddleware": "no cookies are read, so there is no CSRF to stop",
+    "django.contrib.auth.middleware.AuthenticationMiddleware": "DRF authenticates the bearer credentials",
+    "django.contrib.messages.middleware.MessageMiddleware": "messages are shown by pages, not APIs",
+    "quota.middleware.DailyQuotaResetMiddleware": "the reservation starts a stale day afresh itself",
+    "accounts.middleware.LoginThrottleMiddleware": "logins are not on the relay's lane",
+}
+
+
+def relay_lane_middleware() -> list[str]:
+    """The middleware the relay's lane runs: settings.MIDDLEWARE, in its order, less FULL_LANE_ONLY."""
+    return [path for path in settings.MIDDLEWARE if path not in FULL_LANE_ONLY]
+
+
 def relay_lane_checks(get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]):
-    """The middleware these endpoints need, run on the loop: ALLOWED_HOSTS (CommonMiddleware checks it
-    in the other lane), SecurityMiddleware's redirect and headers, X-Frame-Options, and the language of the
-    answer (core.locale): pure functions of the request."""
-    security = SecurityMiddleware(get_response)
-    locale = LocaleMiddleware(get_response)
-    frames = XFrameOptionsMiddleware(get_response)
+    """The relay lane's middleware, run on the loop without a thread: ALLOWED_HOSTS (CommonMiddleware
+    checks it in the other lane), then each of `relay_lane_middleware()` as Django would run it, its
+    `process_request` in order and its `process_response` in reverse (today: the security redirect and
+    headers, the language of the answer, X-Frame-Options). Each is a MiddlewareMixin whose hooks are
+    pure functions of the request (the check core.E001 makes sure of it)."""
+    chain = [import_string(path)(get_response) for path in relay_lane_middleware()]
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
         request.get_host()  # DisallowedHost → 400, as in the other lane
-        response = security.process_request(request)
+        response, ran = None, []
+        for each in chain:
+            ran.append(each)
+            response = each.process_request(request) if hasattr(each, "process_request") else None
+            if response is not None:
+                break
         if response is None:
-            locale.process_request(request)
-            response = frames.process_response(request, locale.process_response(request, await get_response(request)))
-        return security.process_response(request, response)
+            response = await get_response(request)
+        for each in reversed(ran):
+            if hasattr(each, "process_response"):
+                response = each.process_response(request, response)
+        return response
 
     return middleware
 

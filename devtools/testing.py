@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import requests
@@ -53,12 +54,10 @@ class InProcessGateway:
     use it need `transactional_db` (the server's connections see only committed rows).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, app: Any = "chatgateway.asgi:application") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            "chatgateway.asgi:application", host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
 
