@@ -30,7 +30,7 @@ from core.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from quota.headers import rate_limit_headers
 from relay.models import UsageRecord
 from relay.passthrough import Caller, relay_completion
-from relay.serializers import check_prompt_size
+from relay.rules import check_prompt_size
 
 
 class TokenView(APIView):

@@ -10,17 +10,7 @@ from conversations.models import TITLE_MAX_LENGTH, Conversation, Message
 from conversations.services import context_tokens_needed
 from core.fields import StrictBooleanField, TextField
 from quota.serializers import QuotaStatusSerializer
-from relay.serializers import check_prompt_size
-
-
-def check_model_allowed(model: str) -> None:
-    if model not in settings.CHATGATEWAY_MODELS:
-        allowed = ", ".join(settings.CHATGATEWAY_MODELS)
-        raise serializers.ValidationError(
-            gettext("Model {model} is not available here. Use one of: {allowed}.").format(
-                model=repr(model), allowed=allowed
-            )
-        )
+from relay.rules import check_model_allowed, check_prompt_size
 
 
 class MessageSerializer(serializers.ModelSerializer):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from core.fields import StrictBooleanField, StrictIntegerField, TextField
 from core.openapi import CheckedByCode, allowed_models, message_list
-from relay.serializers import UsageSerializer, check_prompt_size
+from relay.rules import check_message_count, check_prompt_size
+from relay.serializers import UsageSerializer
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 MAX_CHOICES = 8  # `n`: one request may ask for this many answers at most
@@ -69,10 +69,7 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     n = StrictIntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
 
     def validate_messages(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if len(value) > settings.CHATGATEWAY_MAX_MESSAGES:
-            raise serializers.ValidationError(
-                f"{len(value)} messages is too many; the limit is {settings.CHATGATEWAY_MAX_MESSAGES}."
-            )
+        check_message_count(len(value))
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

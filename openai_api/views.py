@@ -12,7 +12,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -20,6 +19,7 @@ from rest_framework.response import Response
 
 from accounts.authentication import JWTAuthentication
 from apikeys.authentication import APIKeyAuthentication
+from core import apis
 from core.async_views import AsyncAPIView
 from core.openapi import openai_errors, relay_headers
 from core.parsers import StrictJSONParser
@@ -31,6 +31,7 @@ from openai_api.serializers import (
 )
 from quota.headers import rate_limit_headers
 from relay.passthrough import Caller, open_completion_stream, relay_completion
+from relay.rules import check_model_allowed
 
 
 class OpenAIStyleMixin:
@@ -90,7 +91,7 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
     async def post(self, request: Request) -> HttpResponse:
         chat = ChatCompletionRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
-        check_model_allowed(chat.validated_data["model"])
+        check_model_allowed(chat.validated_data["model"], api=apis.OPENAI)
         caller = Caller.of(request)
         if chat.validated_data.get("stream"):
             passed = await open_completion_stream(caller=caller, params=request.data)
@@ -128,7 +129,7 @@ class ModelView(OpenAIStyleMixin, AsyncAPIView):
         tags=["OpenAI-compatible"],
     )
     async def get(self, request: Request, model: str) -> Response:
-        check_model_allowed(model)
+        check_model_allowed(model, api=apis.OPENAI)
         return Response(_model(model))
 
 
@@ -141,13 +142,6 @@ def unknown_url(request: HttpRequest) -> JsonResponse:
     )
     error = {"message": message, "type": "invalid_request_error", "param": None, "code": "unknown_url"}
     return JsonResponse({"error": error}, status=404)
-
-
-def check_model_allowed(model: str) -> None:
-    if model not in settings.CHATGATEWAY_MODELS:
-        raise exceptions.NotFound(
-            f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
-        )
 
 
 def _model(name: str) -> dict[str, object]:

@@ -8,17 +8,7 @@ from rest_framework import serializers
 from core.fields import TextField
 from core.openapi import CheckedByCode, allowed_models, message_list
 from quota.serializers import QuotaStatusSerializer
-
-
-def check_prompt_size(total_chars: int) -> None:
-    """Refuse prompts past CHATGATEWAY_MAX_PROMPT_CHARS (shared by every relay endpoint)."""
-    limit = settings.CHATGATEWAY_MAX_PROMPT_CHARS
-    if total_chars > limit:
-        raise serializers.ValidationError(
-            gettext("The prompt is {chars} characters long; the limit is {limit}.").format(
-                chars=total_chars, limit=limit
-            )
-        )
+from relay.rules import check_message_count, check_model_allowed, check_prompt_size
 
 
 class MessageSerializer(serializers.Serializer):
@@ -38,22 +28,11 @@ class ChatRequestSerializer(serializers.Serializer):
     model = TextField(required=False, help_text="One of the models this gateway allows.")
 
     def validate_model(self, value: str) -> str:
-        if value not in settings.CHATGATEWAY_MODELS:
-            allowed = ", ".join(settings.CHATGATEWAY_MODELS)
-            raise serializers.ValidationError(
-                gettext("Model {model} is not available here. Use one of: {allowed}.").format(
-                    model=repr(value), allowed=allowed
-                )
-            )
+        check_model_allowed(value)
         return value
 
     def validate_messages(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
-        if len(value) > settings.CHATGATEWAY_MAX_MESSAGES:
-            raise serializers.ValidationError(
-                gettext("{count} messages is too many; the limit is {limit}.").format(
-                    count=len(value), limit=settings.CHATGATEWAY_MAX_MESSAGES
-                )
-            )
+        check_message_count(len(value))
         check_prompt_size(sum(len(message["content"]) for message in value))
         return value
 

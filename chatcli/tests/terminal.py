@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 import pyte
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_client(arguments: list[str], *, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
