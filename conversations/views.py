@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
@@ -26,6 +26,7 @@ from conversations.serializers import (
 from conversations.services import send_message
 from conversations.streaming import open_message_stream
 from quota.headers import rate_limit_headers
+from relay.http import event_stream_response
 from relay.passthrough import Caller
 from relay.usage_views import UsagePagination
 
@@ -136,15 +137,8 @@ class MessageListView(AsyncAPIView):
         caller = Caller.of(request)
         content = new.validated_data["content"]
         if new.validated_data["stream"]:
-            stream = await open_message_stream(caller=caller, conversation=conversation, content=content)
-            response = StreamingHttpResponse(stream.events(), content_type="text/event-stream")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"  # tells nginx not to hold events back
-            allowance = stream.allowance
-        else:
-            exchange = await send_message(caller=caller, conversation=conversation, content=content)
-            response = Response(ExchangeSerializer(exchange).data, status=status.HTTP_201_CREATED)
-            allowance = exchange.allowance
-        for name, value in rate_limit_headers(allowance).items():
-            response[name] = value
-        return response
+            passed = await open_message_stream(caller=caller, conversation=conversation, content=content)
+            return event_stream_response(passed.body, headers=rate_limit_headers(passed.allowance))
+        exchange = await send_message(caller=caller, conversation=conversation, content=content)
+        reply = ExchangeSerializer(exchange).data
+        return Response(reply, status=status.HTTP_201_CREATED, headers=rate_limit_headers(exchange.allowance))

@@ -9,7 +9,7 @@ record) runs in the database threads (chatgateway/db.py).
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -31,6 +31,7 @@ from openai_api.serializers import (
     ModelSerializer,
 )
 from quota.headers import rate_limit_headers
+from relay.http import event_stream_response
 from relay.passthrough import Caller, open_completion_stream, relay_completion
 
 
@@ -98,14 +99,11 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         caller = Caller.of(request)
         if chat.validated_data.get("stream"):
             passed = await open_completion_stream(caller=caller, params=request.data)
-            response = StreamingHttpResponse(passed.body, content_type="text/event-stream")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"  # tells nginx not to hold chunks back
+            response = event_stream_response(passed.body, headers=rate_limit_headers(passed.allowance))
         else:
             passed = await relay_completion(caller=caller, params=request.data)
-            response = HttpResponse(passed.body, content_type="application/json")
-        for name, value in rate_limit_headers(passed.allowance).items():
-            response[name] = value
+            headers = rate_limit_headers(passed.allowance)
+            response = HttpResponse(passed.body, content_type="application/json", headers=headers)
         if passed.request_id:
             response["x-request-id"] = passed.request_id
         return response
