@@ -29,8 +29,9 @@ from chatgateway.exceptions import envelope_exception_handler
 from chatgateway.openapi import envelope_errors, relay_headers
 from chatgateway.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from quota.headers import rate_limit_headers
+from relay.http import caller_of
 from relay.models import UsageRecord
-from relay.passthrough import Caller, relay_completion
+from relay.passthrough import relay_completion
 from relay.serializers import check_prompt_size
 
 
@@ -109,7 +110,7 @@ class AskView(EnvelopeErrorsMixin, AsyncAPIView):
     )
     async def get(self, request: Request) -> Response:
         relayed = await relay_completion(
-            caller=Caller.of(request),
+            caller=caller_of(request),
             params={"model": settings.CHATGATEWAY_MODEL, "messages": [{"role": "user", "content": _question(request)}]},
             endpoint=UsageRecord.Endpoint.CHATAPI,
         )

@@ -26,8 +26,7 @@ from conversations.serializers import (
 from conversations.services import send_message
 from conversations.streaming import open_message_stream
 from quota.headers import rate_limit_headers
-from relay.http import event_stream_response
-from relay.passthrough import Caller
+from relay.http import caller_of, event_stream_response
 from relay.usage_views import UsagePagination
 
 
@@ -134,7 +133,7 @@ class MessageListView(AsyncAPIView):
         conversation = await in_db(conversation_of, user_id=request.user.pk, conversation_id=pk)
         new = NewMessageSerializer(data=request.data, context={"conversation": conversation})
         new.is_valid(raise_exception=True)
-        caller = Caller.of(request)
+        caller = caller_of(request)
         content = new.validated_data["content"]
         if new.validated_data["stream"]:
             passed = await open_message_stream(caller=caller, conversation=conversation, content=content)

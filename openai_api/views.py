@@ -31,8 +31,8 @@ from openai_api.serializers import (
     ModelSerializer,
 )
 from quota.headers import rate_limit_headers
-from relay.http import event_stream_response
-from relay.passthrough import Caller, open_completion_stream, relay_completion
+from relay.http import caller_of, event_stream_response
+from relay.passthrough import open_completion_stream, relay_completion
 
 
 class OpenAIStyleMixin:
@@ -96,7 +96,7 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         chat = ChatCompletionRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
         check_model_allowed(chat.validated_data["model"])
-        caller = Caller.of(request)
+        caller = caller_of(request)
         if chat.validated_data.get("stream"):
             passed = await open_completion_stream(caller=caller, params=request.data)
             response = event_stream_response(passed.body, headers=rate_limit_headers(passed.allowance))

@@ -27,9 +27,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from rest_framework.request import Request
-
-from apikeys.models import APIKey
 from chatgateway.db import in_db
 from chatgateway.request_end import at_request_end
 from quota.services import Allowance
@@ -42,15 +39,11 @@ CLIENT_CLOSED = 499  # nginx's status for "the client closed the request"; only 
 
 @dataclasses.dataclass(frozen=True)
 class Caller:
-    """Who is asking: the user, and the API key they used (None for a JWT)."""
+    """Who is asking: the user, and the API key they used (None for a JWT or a session). A view
+    names its request's caller with `relay.http.caller_of`."""
 
     user_id: int
     api_key_id: int | None = None
-
-    @classmethod
-    def of(cls, request: Request) -> Caller:
-        """The authenticated user of a DRF request, and their API key if they used one."""
-        return cls(user_id=request.user.pk, api_key_id=request.auth.pk if isinstance(request.auth, APIKey) else None)
 
 
 @dataclasses.dataclass(frozen=True)
