@@ -28,8 +28,9 @@ from core.async_views import AsyncAPIView
 from core.openapi import envelope_errors, relay_headers
 from core.parsers import AnyContentTypeJSONParser, StrictJSONParser
 from quota.headers import rate_limit_headers
+from relay.http import caller_of
 from relay.models import UsageRecord
-from relay.passthrough import Caller, relay_completion
+from relay.passthrough import relay_completion
 from relay.rules import check_prompt_size
 
 
@@ -103,7 +104,7 @@ class AskView(AsyncAPIView):
     )
     async def get(self, request: Request) -> Response:
         relayed = await relay_completion(
-            caller=Caller.of(request),
+            caller=caller_of(request),
             params={"model": settings.CHATGATEWAY_MODEL, "messages": [{"role": "user", "content": _question(request)}]},
             endpoint=UsageRecord.Endpoint.CHATAPI,
         )

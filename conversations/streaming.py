@@ -3,27 +3,26 @@
 `{"type": "message", "message": …}` (the user's message, as kept), then `{"type": "delta", "content": …}`
 for each piece of the reply as the upstream sends it, then `{"type": "done", "reply": …, "quota": …}`;
 or, when the upstream fails midway, `{"type": "error", "error": {"code", "message"}}` and the end.
+The relay's stream loop (`relay.passthrough.settled_events`) sends them and settles the request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from conversations.models import Conversation, Message
 from conversations.serializers import MessageSerializer
 from conversations.services import ENDPOINT, forget_message, keep_message, keep_reply, prompt_for
 from core.db import in_db
-from core.request_end import at_request_end
 from quota.serializers import QuotaStatusSerializer
-from quota.services import Allowance, quota_status
+from quota.services import quota_status
 from relay import upstream
-from relay.passthrough import Caller, StreamSettlement, open_settled_stream
+from relay.passthrough import Caller, Passed, StreamProtocol, StreamSettlement, open_settled_stream, settled_events
 
 
-async def open_message_stream(*, caller: Caller, conversation: Conversation, content: str) -> MessageStream:
+async def open_message_stream(*, caller: Caller, conversation: Conversation, content: str) -> Passed:
     """Send a message with its reply streamed. Raises QuotaExceeded or UpstreamError (refunded,
     nothing kept) before the reply's first piece; after that, the user's message is kept."""
     prompt = await in_db(prompt_for, conversation=conversation, content=content)
@@ -35,75 +34,50 @@ async def open_message_stream(*, caller: Caller, conversation: Conversation, con
         await settlement.abandon()  # the client left once the upstream was asked: it counts
         raise
     except BaseException:
-        await settlement.finish(refund=True)  # the database failed: the client gets no answer
+        await settlement.refund()  # the database failed: the client gets no answer
         raise
-    stream = MessageStream(settlement=settlement, conversation=conversation, message=message)
-    # The client may leave before the body starts, when its `finally` would never run: this does.
-    at_request_end(stream.abandon)
-    return stream
+    events = settled_events(settlement, ReplyEvents(conversation=conversation, message=message))
+    return Passed(body=events, allowance=settlement.allowance, request_id=settlement.request_id)
 
 
-class MessageStream:
-    """One streamed reply: the relay's settlement of the request, and what the conversation keeps."""
+class ReplyEvents(StreamProtocol):
+    """One streamed reply's events, and what the conversation keeps: the reply once the request is
+    settled (before `done`), the reply so far if the client goes away, and not even the message if
+    the request is refunded."""
 
-    def __init__(self, *, settlement: StreamSettlement, conversation: Conversation, message: Message) -> None:
-        self.settlement = settlement
+    def __init__(self, *, conversation: Conversation, message: Message) -> None:
         self.conversation = conversation
         self.message = message
-        self.kept = False  # the reply has been kept, or the message forgotten: nothing left to do
 
-    @property
-    def allowance(self) -> Allowance:
-        return self.settlement.attempt.reservation.allowance
+    def opening(self) -> bytes:
+        return _event({"type": "message", "message": MessageSerializer(self.message).data})
 
-    async def events(self) -> AsyncIterator[bytes]:
-        yield _event({"type": "message", "message": MessageSerializer(self.message).data})
-        try:
-            async for event in self.settlement.stream:
-                self.settlement.note(event)
-                if event.text:
-                    yield _event({"type": "delta", "content": event.text})
-        except upstream.UpstreamError as error:
-            await self.settlement.finish(error=error)
-            await self._forget()
-            yield _event({"type": "error", "error": {"code": error.reason, "message": error.message}})
-            return
-        except Exception:
-            await self.settlement.finish(refund=True)  # a bug of ours costs nothing
-            await self._forget()
-            raise
-        else:
-            # Settled and kept before the client's last event: a client holding "done" finds its
-            # request counted and its reply in the conversation.
-            await self.settlement.finish()
-            self.kept = True
-            reply, quota = await in_db(self._keep_reply_and_quota)
-            yield _event({"type": "done", "reply": reply, "quota": quota})
-        finally:
-            await self.abandon()  # nothing to do unless the client went away mid-stream
+    def event(self, event: upstream.StreamEvent) -> bytes | None:
+        return _event({"type": "delta", "content": event.text}) if event.text else None
 
-    async def abandon(self) -> None:
-        """The client went away: the request counts, so the reply so far, if any, is kept."""
-        await self.settlement.abandon()
-        if not self.kept:
-            self.kept = True
-            if self._reply_text():
-                await in_db(self._keep_reply)
+    def error(self, error: upstream.UpstreamError) -> bytes:
+        return _event({"type": "error", "error": {"code": error.reason, "message": error.message}})
 
-    def _keep_reply(self) -> Message:
-        return keep_reply(conversation=self.conversation, content=self._reply_text(), asked=self.message.content)
+    async def succeeded(self, settlement: StreamSettlement) -> bytes:
+        # Kept before the client's last event: a client holding "done" finds its reply in the conversation.
+        reply, quota = await in_db(self._keep_reply_and_quota, settlement.text)
+        return _event({"type": "done", "reply": reply, "quota": quota})
 
-    def _keep_reply_and_quota(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        reply = self._keep_reply()
+    async def failed(self, settlement: StreamSettlement) -> None:
+        await in_db(forget_message, message=self.message)
+
+    async def abandoned(self, settlement: StreamSettlement) -> None:
+        """The request counts, so the reply so far, if any, is kept."""
+        if settlement.text:
+            await in_db(self._keep_reply, settlement.text)
+
+    def _keep_reply(self, text: str) -> Message:
+        return keep_reply(conversation=self.conversation, content=text, asked=self.message.content)
+
+    def _keep_reply_and_quota(self, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        reply = self._keep_reply(text)
         quota = quota_status(user_id=self.conversation.user_id)
         return MessageSerializer(reply).data, QuotaStatusSerializer(quota).data
-
-    def _reply_text(self) -> str:
-        return "".join(self.settlement.answer)
-
-    async def _forget(self) -> None:
-        self.kept = True
-        await in_db(forget_message, message=self.message)
 
 
 def _event(data: dict[str, Any]) -> bytes:

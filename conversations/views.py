@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
@@ -27,7 +27,7 @@ from core.openapi import relay_headers, rest_errors
 from core.pagination import StrictPagination
 from core.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
-from relay.passthrough import Caller
+from relay.http import caller_of, event_stream_response
 
 
 class ConversationPagination(StrictPagination):
@@ -133,18 +133,11 @@ class MessageListView(AsyncAPIView):
         conversation = await in_db(conversation_of, user_id=request.user.pk, conversation_id=pk)
         new = NewMessageSerializer(data=request.data, context={"conversation": conversation})
         new.is_valid(raise_exception=True)
-        caller = Caller.of(request)
+        caller = caller_of(request)
         content = new.validated_data["content"]
         if new.validated_data["stream"]:
-            stream = await open_message_stream(caller=caller, conversation=conversation, content=content)
-            response = StreamingHttpResponse(stream.events(), content_type="text/event-stream")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"  # tells nginx not to hold events back
-            allowance = stream.allowance
-        else:
-            exchange = await send_message(caller=caller, conversation=conversation, content=content)
-            response = Response(ExchangeSerializer(exchange).data, status=status.HTTP_201_CREATED)
-            allowance = exchange.allowance
-        for name, value in rate_limit_headers(allowance).items():
-            response[name] = value
-        return response
+            passed = await open_message_stream(caller=caller, conversation=conversation, content=content)
+            return event_stream_response(passed.body, headers=rate_limit_headers(passed.allowance))
+        exchange = await send_message(caller=caller, conversation=conversation, content=content)
+        reply = ExchangeSerializer(exchange).data
+        return Response(reply, status=status.HTTP_201_CREATED, headers=rate_limit_headers(exchange.allowance))

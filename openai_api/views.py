@@ -9,7 +9,7 @@ record) runs in the database threads (core/db.py).
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -30,7 +30,8 @@ from openai_api.serializers import (
     ModelSerializer,
 )
 from quota.headers import rate_limit_headers
-from relay.passthrough import Caller, open_completion_stream, relay_completion
+from relay.http import caller_of, event_stream_response
+from relay.passthrough import open_completion_stream, relay_completion
 from relay.rules import check_model_allowed
 
 
@@ -92,17 +93,14 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         chat = ChatCompletionRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
         check_model_allowed(chat.validated_data["model"], api=apis.OPENAI)
-        caller = Caller.of(request)
+        caller = caller_of(request)
         if chat.validated_data.get("stream"):
             passed = await open_completion_stream(caller=caller, params=request.data)
-            response = StreamingHttpResponse(passed.body, content_type="text/event-stream")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"  # tells nginx not to hold chunks back
+            response = event_stream_response(passed.body, headers=rate_limit_headers(passed.allowance))
         else:
             passed = await relay_completion(caller=caller, params=request.data)
-            response = HttpResponse(passed.body, content_type="application/json")
-        for name, value in rate_limit_headers(passed.allowance).items():
-            response[name] = value
+            headers = rate_limit_headers(passed.allowance)
+            response = HttpResponse(passed.body, content_type="application/json", headers=headers)
         if passed.request_id:
             response["x-request-id"] = passed.request_id
         return response

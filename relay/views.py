@@ -9,8 +9,9 @@ from core.openapi import relay_headers, rest_errors
 from core.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
 from quota.services import quota_status, status_at_reservation
+from relay.http import caller_of
 from relay.models import UsageRecord
-from relay.passthrough import Caller, relay_completion
+from relay.passthrough import relay_completion
 from relay.serializers import ChatRequestSerializer, ChatResponseSerializer
 
 
@@ -32,7 +33,7 @@ class ChatView(AsyncAPIView):
         chat = ChatRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
         relayed = await relay_completion(
-            caller=Caller.of(request),
+            caller=caller_of(request),
             params={"model": chat.validated_data["model"], "messages": chat.validated_data["messages"]},
             endpoint=UsageRecord.Endpoint.CHAT,
         )

@@ -12,7 +12,7 @@ import pytest
 from quota.models import Quota
 from relay import upstream
 from relay.models import UsageRecord
-from relay.passthrough import _server_sent_events, _StreamSettlement
+from relay.passthrough import OpenAIEvents, StreamSettlement, settled_events
 from relay.services import RelayAttempt
 from relay.upstream.raw import StreamEvent
 
@@ -52,7 +52,7 @@ def test_a_cancellation_while_the_upstream_closes_still_settles(transactional_db
 
     async def main():
         stream = FakeStream([_event("a"), _event("b", "stop")], fail=fail)
-        gen = _server_sent_events(_StreamSettlement(stream, attempt), include_usage=False)
+        gen = settled_events(StreamSettlement(stream, attempt), OpenAIEvents(include_usage=False))
 
         async def consume():  # what Django's send_response does
             async with contextlib.aclosing(gen) as content:
