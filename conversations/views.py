@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from chatgateway.async_views import AsyncAPIView
 from chatgateway.db import in_db
+from chatgateway.negotiation import EventStreamNegotiation
 from chatgateway.openapi import relay_headers, rest_errors
 from chatgateway.parsers import StrictJSONParser
 from conversations.selectors import conversation_of, conversations_of
@@ -116,6 +117,7 @@ class MessageListView(AsyncAPIView):
 
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = EventStreamNegotiation  # SSE clients send `Accept: text/event-stream` alone
 
     @extend_schema(
         request=NewMessageSerializer,

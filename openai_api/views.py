@@ -22,6 +22,7 @@ from accounts.authentication import JWTAuthentication
 from apikeys.authentication import APIKeyAuthentication
 from chatgateway.async_views import AsyncAPIView
 from chatgateway.exceptions import openai_exception_handler
+from chatgateway.negotiation import EventStreamNegotiation
 from chatgateway.openapi import openai_errors, relay_headers
 from chatgateway.parsers import StrictJSONParser
 from openai_api.serializers import (
@@ -35,12 +36,14 @@ from relay.passthrough import Caller, open_completion_stream, relay_completion
 
 
 class OpenAIStyleMixin:
-    """Bearer credentials only (an API key or a JWT), JSON only, and OpenAI's error shape."""
+    """Bearer credentials only (an API key or a JWT), JSON only (or server-sent events for a stream,
+    to a client that accepts only those), and OpenAI's error shape."""
 
     authentication_classes = [APIKeyAuthentication, JWTAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = EventStreamNegotiation
 
     def get_exception_handler(self):
         return openai_exception_handler
