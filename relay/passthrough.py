@@ -52,7 +52,8 @@ class Caller:
 @dataclasses.dataclass(frozen=True)
 class Passed:
     """What the view sends: the upstream's answer (bytes, or a stream of SSE bytes), and where the
-    user stands after the request (for the rate-limit headers)."""
+    user stands (for the rate-limit headers): after the request was settled, or for a stream, whose
+    headers leave before its usage is known, after its reservation."""
 
     body: bytes | AsyncIterator[bytes]
     allowance: Allowance
@@ -80,7 +81,7 @@ async def relay_completion(
     )
     return Passed(
         body=completion.body,
-        allowance=attempt.reservation.allowance,
+        allowance=attempt.reservation.settled(tokens=usage.total_tokens),
         request_id=completion.request_id,
         completion=dataclasses.replace(completion, usage=usage),
     )
@@ -93,7 +94,7 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
     settlement = await open_settled_stream(caller=caller, params=params)
     include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
     events = _server_sent_events(settlement, include_usage=include_usage)
-    allowance = settlement.attempt.reservation.allowance
+    allowance = settlement.attempt.reservation.allowance  # the headers leave before the usage is known
     return Passed(body=events, allowance=allowance, request_id=settlement.stream.request_id)
 
 
