@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
+import threading
 
 from rich.console import Console
 
@@ -22,6 +24,7 @@ INTERRUPTED = 130  # what a shell reports for a program ended by Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_ctrl_c()
     argv = sys.argv[1:] if argv is None else argv
     messages = Messages(_chosen_language(argv))
     args = build_parser(messages).parse_args(argv)
@@ -44,6 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `ask … | head`: the reader left; stop quietly, as other command-line tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush raises nothing
         return 1
+
+
+def stop_on_ctrl_c() -> None:
+    """Make Ctrl-C raise KeyboardInterrupt even if SIGINT came ignored from the parent.
+
+    A shell starts a background job (`… &`, or a CI job started so) with SIGINT ignored, its children
+    inherit that, and Python then leaves it ignored: Ctrl-C would neither stop an answer nor leave.
+    (Only the main thread may set a handler; `main()` run from another is left as it is.)
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _run(args: argparse.Namespace, *, gateway: Gateway, messages: Messages, errors: Console) -> int:

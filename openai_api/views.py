@@ -21,6 +21,7 @@ from accounts.authentication import JWTAuthentication
 from apikeys.authentication import APIKeyAuthentication
 from core import apis
 from core.async_views import AsyncAPIView
+from core.negotiation import EventStreamNegotiation
 from core.openapi import openai_errors, relay_headers
 from core.parsers import StrictJSONParser
 from openai_api.serializers import (
@@ -36,12 +37,14 @@ from relay.rules import check_model_allowed
 
 
 class OpenAIStyleMixin:
-    """Bearer credentials only (an API key or a JWT), JSON only, and OpenAI's error shape."""
+    """Bearer credentials only (an API key or a JWT), JSON only (or server-sent events for a stream,
+    to a client that accepts only those), and OpenAI's error shape."""
 
     authentication_classes = [APIKeyAuthentication, JWTAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = EventStreamNegotiation
 
 
 STREAM_DESCRIPTION = (

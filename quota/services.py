@@ -43,6 +43,16 @@ class Reservation:
     token_budget: int | None
     allowance: Allowance
 
+    def settled(self, *, tokens: int) -> Allowance:
+        """Where the user stands once this request is settled with `tokens` used: its budget given
+        back and its tokens counted. Worked out from the allowance at reservation, so that an answer's
+        rate-limit headers are true after it without reading the quota row again (what other requests
+        of the user reserved or settled meanwhile is not seen)."""
+        if self.allowance.tokens_remaining is None:
+            return self.allowance
+        remaining = self.allowance.tokens_remaining + (self.token_budget or 0) - tokens
+        return dataclasses.replace(self.allowance, tokens_remaining=remaining)
+
 
 @dataclasses.dataclass(frozen=True)
 class QuotaStatus:
@@ -171,9 +181,9 @@ def quota_status(*, user_id: int) -> QuotaStatus:
 
 
 def status_at_reservation(*, allowance: Allowance) -> QuotaStatus:
-    """Where the user stood when their request was reserved: for an answer whose later reading of
-    the quota failed (the database went away meanwhile). No plan name; without a token limit the
-    tokens used are not known here, and given as 0."""
+    """Where the user stood by `allowance` (their request's, at its reservation or after its
+    settlement): for an answer whose later reading of the quota failed (the database went away
+    meanwhile). No plan name; without a token limit the tokens used are not known here, and given as 0."""
     tokens_used = 0 if allowance.token_limit is None else allowance.token_limit - (allowance.tokens_remaining or 0)
     return QuotaStatus(
         plan=None,

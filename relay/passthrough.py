@@ -49,7 +49,8 @@ class Caller:
 @dataclasses.dataclass(frozen=True)
 class Passed:
     """What the view sends: the upstream's answer (bytes, or a stream of SSE bytes), and where the
-    user stands after the request (for the rate-limit headers)."""
+    user stands (for the rate-limit headers): after the request was settled, or for a stream, whose
+    headers leave before its usage is known, after its reservation."""
 
     body: bytes | AsyncIterator[bytes]
     allowance: Allowance
@@ -77,7 +78,7 @@ async def relay_completion(
     )
     return Passed(
         body=completion.body,
-        allowance=attempt.reservation.allowance,
+        allowance=attempt.reservation.settled(tokens=usage.total_tokens),
         request_id=completion.request_id,
         completion=dataclasses.replace(completion, usage=usage),
     )

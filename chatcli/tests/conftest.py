@@ -36,11 +36,12 @@ def cli_env(tmp_path) -> dict[str, str]:
 
 @pytest.fixture
 def terminal(cli_env, gateway):
-    """Start the client in a terminal against the live gateway: `terminal("--lang", "zh", env={...})`."""
+    """Start the client in a terminal against the live gateway: `terminal("--lang", "zh", env={...})`; other
+    options (`rows`, `sigint_ignored`) go to `Terminal`."""
     started: list[Terminal] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, url: str | None = None, rows: int = 30) -> Terminal:
-        started.append(Terminal("--url", url or gateway.url, *args, env={**cli_env, **(env or {})}, rows=rows))
+    def start(*args: str, env: dict[str, str] | None = None, url: str | None = None, **options) -> Terminal:
+        started.append(Terminal("--url", url or gateway.url, *args, env={**cli_env, **(env or {})}, **options))
         return started[-1]
 
     yield start

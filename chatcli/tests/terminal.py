@@ -6,6 +6,7 @@ Ctrl-C as a signal); pyte, a VT100 emulator, turns what the client writes into t
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -32,13 +33,21 @@ def run_client(arguments: list[str], *, env: dict[str, str], stdin: str = "") ->
 
 
 class Terminal:
-    """`python -m chatcli ARGS` running in a terminal of `rows` x `columns`."""
+    """`python -m chatcli ARGS` running in a terminal of `rows` x `columns`; `sigint_ignored`: started
+    with SIGINT ignored, as a background job's children are."""
 
-    def __init__(self, *args: str, env: dict[str, str], rows: int = 30, columns: int = 100) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str], rows: int = 30, columns: int = 100, sigint_ignored: bool = False
+    ) -> None:
         self.screen = pyte.HistoryScreen(columns, rows, history=5000)
         self._stream = pyte.ByteStream(self.screen)
         self.child = pexpect.spawn(
-            sys.executable, ["-m", "chatcli", *args], env=env, cwd=str(REPO), dimensions=(rows, columns)
+            sys.executable,
+            ["-m", "chatcli", *args],
+            env=env,
+            cwd=str(REPO),
+            dimensions=(rows, columns),
+            preexec_fn=_ignore_sigint if sigint_ignored else None,
         )
         self._mark = ""
 
@@ -108,3 +117,8 @@ class Terminal:
         except pexpect.EOF:
             return False
         return True
+
+
+def _ignore_sigint() -> None:
+    """In the child, before it runs the client: what a shell does to a job it starts in the background."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

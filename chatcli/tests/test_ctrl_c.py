@@ -44,3 +44,20 @@ def test_ctrl_c_at_the_prompt_leaves_cleanly(chat, user):
     assert screen.exit_status() == 0
     assert "Bye." in screen.text()
     assert "Traceback" not in screen.text()
+
+
+def test_ctrl_c_stops_the_answer_of_a_client_started_with_sigint_ignored(chat, user):
+    """A client started from a background job (or by a CI job started in the background) inherits
+    SIGINT ignored; Ctrl-C must still stop its answer, and at the prompt, the client."""
+    screen = chat(user, sigint_ignored=True)
+
+    screen.type("Long one [dev:chunks=100] [dev:interval=0.1]")
+    screen.wait_for(" word3 ")
+    screen.press_ctrl_c()
+    stopped = screen.wait_for("(stopped)")
+    assert " word90" not in stopped
+
+    screen.wait_for_prompt()
+    screen.press_ctrl_c()
+    assert screen.exit_status() == 0
+    assert "Traceback" not in screen.text()
