@@ -170,7 +170,14 @@ _RELAY_HEADERS = [
     ("x-ratelimit-remaining-requests", OpenApiTypes.INT, "Requests left today.", "answer", "refusal"),
     ("x-ratelimit-reset-requests", OpenApiTypes.STR, "Time until midnight, e.g. `6h12m5s`.", "answer", "refusal"),
     ("x-ratelimit-limit-tokens", OpenApiTypes.INT, "Tokens a day, under a token limit.", None, "any"),
-    ("x-ratelimit-remaining-tokens", OpenApiTypes.INT, "Tokens left today, under a token limit.", None, "any"),
+    (
+        "x-ratelimit-remaining-tokens",
+        OpenApiTypes.INT,
+        "Tokens left today, under a token limit: after this request is settled; for a stream, after its "
+        "reservation (its headers leave before its usage is known).",
+        None,
+        "any",
+    ),
     ("x-ratelimit-reset-tokens", OpenApiTypes.STR, "Time until midnight, under a token limit.", None, "any"),
     ("x-should-retry", OpenApiTypes.STR, "`false` (on /v1): a retry can't succeed (today).", None, "unretried"),
 ]
