@@ -82,3 +82,25 @@ def test_it_still_refuses_a_client_that_accepts_neither_json_nor_event_streams(g
     )
 
     assert response.status_code == 406
+
+
+WRONG_KEY_AND_NO_RENDERER = {"Authorization": "Bearer sk-" + "x" * 48, "Accept": "image/png"}
+
+
+def test_it_checks_the_key_before_the_accept_header_on_chat_completions(gateway):
+    response = requests.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+        headers=WRONG_KEY_AND_NO_RENDERER,
+        timeout=20,
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_it_checks_the_key_before_the_accept_header_on_models(gateway):
+    response = requests.get(f"{gateway.url}/v1/models", headers=WRONG_KEY_AND_NO_RENDERER, timeout=20)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
