@@ -3,7 +3,7 @@
 `{"type": "message", "message": …}` (the user's message, as kept), then `{"type": "delta", "content": …}`
 for each piece of the reply as the upstream sends it, then `{"type": "done", "reply": …, "quota": …}`;
 or, when the upstream fails midway, `{"type": "error", "error": {"code", "message"}}` and the end.
-The relay's stream loop (`relay.passthrough.settled_events`) sends them and settles the request.
+The relay's stream loop (`relay.streams.settled_events`) sends them and settles the request.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from core.db import in_db
 from quota.serializers import QuotaStatusSerializer
 from quota.services import quota_status
 from relay import upstream
-from relay.passthrough import Caller, Passed, StreamProtocol, StreamSettlement, open_settled_stream, settled_events
+from relay.passthrough import Caller, Passed, open_settled_stream
+from relay.streams import StreamProtocol, StreamSettlement, settled_events
 
 
 async def open_message_stream(*, caller: Caller, conversation: Conversation, content: str) -> Passed:

@@ -12,8 +12,8 @@ import pytest
 from quota.models import Quota
 from relay import upstream
 from relay.models import UsageRecord
-from relay.passthrough import OpenAIEvents, StreamSettlement, settled_events
 from relay.services import RelayAttempt
+from relay.streams import OpenAIEvents, StreamSettlement, settled_events
 from relay.upstream.raw import StreamEvent
 
 
