@@ -72,6 +72,21 @@ MIDDLEWARE = [
     "accounts.middleware.LoginThrottleMiddleware",
 ]
 
+# The relay's lane (/v1/…, /api: core/lanes.py) runs every middleware above except these, each with the
+# reason those endpoints do without it. A middleware added above runs on both lanes unless it is named here;
+# the system check core.E001 refuses one the relay's lane could not run (docs/architecture.md).
+MIDDLEWARE_FULL_LANE_ONLY = {
+    "whitenoise.middleware.WhiteNoiseMiddleware": "static files are not under the relay's paths",
+    "django.contrib.sessions.middleware.SessionMiddleware": "the relay's endpoints take bearer credentials only",
+    "django.middleware.common.CommonMiddleware": "the relay's lane checks ALLOWED_HOSTS itself; its paths "
+    "need no slash added",
+    "django.middleware.csrf.CsrfViewMiddleware": "no cookies are read, so there is no CSRF to stop",
+    "django.contrib.auth.middleware.AuthenticationMiddleware": "DRF authenticates the bearer credentials",
+    "django.contrib.messages.middleware.MessageMiddleware": "messages are shown by pages, not APIs",
+    "quota.middleware.DailyQuotaResetMiddleware": "the reservation starts a stale day afresh itself",
+    "accounts.middleware.LoginThrottleMiddleware": "logins are not on the relay's lane",
+}
+
 ROOT_URLCONF = "chatgateway.urls"
 WSGI_APPLICATION = "chatgateway.wsgi.application"
 ASGI_APPLICATION = "chatgateway.asgi.application"
@@ -205,6 +220,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "core.errors.exception_handler",  # in the shape of the path's API (core/apis.py)
+    # Accept: text/event-stream is served, and credentials are checked before a 406 (core/negotiation.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.EventStreamNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.StrictJSONParser",
         "rest_framework.parsers.FormParser",

@@ -23,7 +23,6 @@ from conversations.services import send_message
 from conversations.streaming import open_message_stream
 from core.async_views import AsyncAPIView
 from core.db import in_db
-from core.negotiation import EventStreamNegotiation
 from core.openapi import relay_headers, rest_errors
 from core.pagination import StrictPagination
 from core.parsers import StrictJSONParser
@@ -117,7 +116,6 @@ class MessageListView(AsyncAPIView):
 
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = EventStreamNegotiation  # SSE clients send `Accept: text/event-stream` alone
 
     @extend_schema(
         request=NewMessageSerializer,

@@ -8,7 +8,7 @@ from django.core.checks import CheckMessage, Error, register
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
 
-from core.lanes import FULL_LANE_ONLY, relay_lane_middleware
+from core.lanes import relay_lane_middleware
 
 # Hooks the relay's lane does not run: a middleware that needs them must be declared full-lane only.
 UNRUN_HOOKS = ("process_view", "process_exception", "process_template_response")
@@ -17,7 +17,7 @@ UNRUN_HOOKS = ("process_view", "process_exception", "process_template_response")
 @register()
 def check_every_middleware_has_a_lane(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """A middleware in settings.MIDDLEWARE runs on the relay's lane too (`/v1/…`, `/api`) unless
-    core.lanes.FULL_LANE_ONLY names it; refuse one that lane could not run as Django would."""
+    settings.MIDDLEWARE_FULL_LANE_ONLY names it; refuse one that lane could not run as Django would."""
     errors: list[CheckMessage] = []
     for path in relay_lane_middleware():
         middleware = import_string(path)
@@ -29,12 +29,9 @@ def check_every_middleware_has_a_lane(app_configs: Any, **kwargs: Any) -> list[C
                 f"{path} is in MIDDLEWARE but the relay's lane (/v1/…, /api) can't run it: it runs only "
                 f"MiddlewareMixin's process_request and process_response"
                 + (f", not {', '.join(unrun)}." if unrun else "."),
-                hint="Give it those hooks only, or add it to core.lanes.FULL_LANE_ONLY with the reason the "
-                "relay's endpoints do without it (docs/architecture.md, 'The lanes').",
+                hint="Give it those hooks only, or add it to MIDDLEWARE_FULL_LANE_ONLY in settings with the reason "
+                "the relay's endpoints do without it (docs/architecture.md, 'The relay's lane').",
                 id="core.E001",
             )
         )
     return errors
-
-
-__all__ = ["FULL_LANE_ONLY", "check_every_middleware_has_a_lane"]

@@ -47,26 +47,17 @@ class RelayLaneHandler(ASGIHandler):
         await self.handle(scope, receive, send)
 
 
-# Every middleware in settings.MIDDLEWARE runs on both lanes unless it is named here, with the reason the
-# relay's lane does without it. The relay's lane runs the others itself (`relay_lane_checks`), so a
-# middleware added to settings (CORS, request IDs, metrics) reaches every API unless it is declared
-# here; the system check `core.E001` (core/checks.py) refuses one the relay's lane could not run.
-FULL_LANE_ONLY = {
-    "whitenoise.middleware.WhiteNoiseMiddleware": "static files are not under the relay's paths",
-    "django.contrib.sessions.middleware.SessionMiddleware": "the relay's endpoints take bearer credentials only",
-    "django.middleware.common.CommonMiddleware": "the relay's lane checks ALLOWED_HOSTS itself; its paths "
-    "need no slash added",
-    "django.middleware.csrf.CsrfViewMiddleware": "no cookies are read, so there is no CSRF to stop",
-    "django.contrib.auth.middleware.AuthenticationMiddleware": "DRF authenticates the bearer credentials",
-    "django.contrib.messages.middleware.MessageMiddleware": "messages are shown by pages, not APIs",
-    "quota.middleware.DailyQuotaResetMiddleware": "the reservation starts a stale day afresh itself",
-    "accounts.middleware.LoginThrottleMiddleware": "logins are not on the relay's lane",
-}
+# Every middleware in settings.MIDDLEWARE runs on both lanes unless settings.MIDDLEWARE_FULL_LANE_ONLY names
+# it, with the reason the relay's lane does without it. The relay's lane runs the others itself
+# (`relay_lane_checks`), so a middleware added to settings (CORS, request IDs, metrics) reaches every API
+# unless it is declared there; the system check `core.E001` (core/checks.py) refuses one the relay's lane
+# could not run.
 
 
 def relay_lane_middleware() -> list[str]:
-    """The middleware the relay's lane runs: settings.MIDDLEWARE, in its order, less FULL_LANE_ONLY."""
-    return [path for path in settings.MIDDLEWARE if path not in FULL_LANE_ONLY]
+    """The middleware the relay's lane runs: settings.MIDDLEWARE, in its order, less those declared
+    full-lane only."""
+    return [path for path in settings.MIDDLEWARE if path not in settings.MIDDLEWARE_FULL_LANE_ONLY]
 
 
 def relay_lane_checks(get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]):

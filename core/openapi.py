@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.contrib import rest_framework_simplejwt as jwt_schema
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -46,26 +45,6 @@ class BearerScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": self.bearer_format, "description": self.description}
-
-
-class JWTScheme(BearerScheme):
-    target_class = "accounts.authentication.JWTAuthentication"
-    name = "jwtAuth"
-    bearer_format = "JWT"
-    description = "`Authorization: Bearer <token>`, a token from `/token` or `/api/token/`."
-
-
-class APIKeyScheme(BearerScheme):
-    target_class = "apikeys.authentication.APIKeyAuthentication"
-    name = "apiKeyAuth"
-    bearer_format = "sk-…"
-    description = "`Authorization: Bearer sk-…`, an API key made at `/api/keys/`."
-
-    def get_security_requirement(self, auto_schema: Any) -> dict[str, list] | None:
-        # Views that refuse API keys (managing keys) run the class only to say so: not a way in.
-        if any(getattr(permission, "refuses_api_keys", False) for permission in auto_schema.view.get_permissions()):
-            return None
-        return {self.name: []}
 
 
 class CheckedByCode(OpenApiSerializerExtension):
@@ -226,20 +205,6 @@ def one_path_per_endpoint(endpoints: list[tuple[str, str, str, Any]]) -> list[tu
             seen.add(key)
             kept.append((path, path_regex, method, callback))
     return kept
-
-
-# SimpleJWT's serializers as drf-spectacular describes them, for the gateway's subclasses of them
-# (which add revocation checks, not fields).
-class TokenObtainPairExtension(jwt_schema.TokenObtainPairSerializerExtension):
-    target_class = "accounts.tokens.TokenObtainPairSerializer"
-
-
-class TokenRefreshExtension(jwt_schema.TokenRefreshSerializerExtension):
-    target_class = "accounts.tokens.TokenRefreshSerializer"
-
-
-class TokenVerifyExtension(jwt_schema.TokenVerifySerializerExtension):
-    target_class = "accounts.tokens.TokenVerifySerializer"
 
 
 def openapi_document() -> dict[str, Any]:

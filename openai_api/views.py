@@ -21,7 +21,6 @@ from accounts.authentication import JWTAuthentication
 from apikeys.authentication import APIKeyAuthentication
 from core import apis
 from core.async_views import AsyncAPIView
-from core.negotiation import EventStreamNegotiation
 from core.openapi import openai_errors, relay_headers
 from core.parsers import StrictJSONParser
 from openai_api.serializers import (
@@ -44,7 +43,6 @@ class OpenAIStyleMixin:
     permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = EventStreamNegotiation
 
 
 STREAM_DESCRIPTION = (

@@ -1,4 +1,4 @@
-"""A middleware in settings.MIDDLEWARE runs on both lanes unless core.lanes.FULL_LANE_ONLY names it, and
+"""A middleware in settings.MIDDLEWARE runs on both lanes unless settings.MIDDLEWARE_FULL_LANE_ONLY names it, and
 the system check core.E001 refuses one the relay's lane could not run: nobody can add CORS or metrics to
 half the API by accident."""
 
@@ -11,7 +11,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from core.lanes import FULL_LANE_ONLY, ByLane, RelayLaneHandler
+from core.lanes import ByLane, RelayLaneHandler
 from devtools.testing import InProcessGateway
 
 
@@ -40,7 +40,7 @@ def _lane_errors() -> list:
 
 def test_the_shipped_middleware_is_all_accounted_for(settings):
     assert _lane_errors() == []
-    assert set(FULL_LANE_ONLY) <= set(settings.MIDDLEWARE), "a declaration for a middleware that is gone"
+    assert set(settings.MIDDLEWARE_FULL_LANE_ONLY) <= set(settings.MIDDLEWARE), "a declaration for one that is gone"
 
 
 def test_the_check_refuses_a_middleware_the_relay_lane_could_not_run(settings):
@@ -52,9 +52,9 @@ def test_the_check_refuses_a_middleware_the_relay_lane_could_not_run(settings):
     assert "process_view" in error.msg
 
 
-def test_a_middleware_declared_full_lane_only_passes_the_check(settings, monkeypatch):
+def test_a_middleware_declared_full_lane_only_passes_the_check(settings):
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.NeedsTheView"]
-    monkeypatch.setitem(FULL_LANE_ONLY, f"{__name__}.NeedsTheView", "a test")
+    settings.MIDDLEWARE_FULL_LANE_ONLY = {**settings.MIDDLEWARE_FULL_LANE_ONLY, f"{__name__}.NeedsTheView": "a test"}
 
     assert _lane_errors() == []
 

@@ -8,7 +8,6 @@ import re
 
 from adrf.views import APIView as AdrfAPIView
 from django.core.handlers.asgi import ASGIHandler
-from rest_framework.views import APIView as DrfAPIView
 
 from core.async_views import AsyncAPIView
 from core.lanes import RelayLaneHandler
@@ -48,15 +47,3 @@ def test_async_dispatch_is_adrfs_own_but_for_where_initial_runs():
         for line in adrfs
     ]
     assert ours == swapped
-
-
-def test_initial_runs_drfs_own_steps_with_authentication_first():
-    # core.async_views checks credentials before negotiating content; every step of DRF's `initial()`
-    # must still be there, and nothing else.
-    drfs = _body(DrfAPIView.initial)
-    ours = _body(AsyncAPIView.initial)
-
-    assert sorted(ours) == sorted(drfs)
-    assert ours.index("self.perform_authentication(request)") < ours.index(
-        "neg = self.perform_content_negotiation(request)"
-    )
