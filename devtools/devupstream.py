@@ -20,6 +20,9 @@ the last message, or for every request by `POST /_dev/fault {"fault": "<directiv
     [dev:cut=3]        stream 3 content chunks, then reset the connection: no finish chunk, no [DONE]
     [dev:stall=2]      stream the first content chunk, send nothing for 2 s, then carry on
     [dev:error_event]  stream 2 content chunks, then `data: {"error": {..., "code": "dev_fault"}}`, and end
+    [dev:leak=masked]  refuse with 400, quoting the key it was given in that form (exact, upper, lower,
+                       masked as OpenAI writes it, ellipsis, zerowidth, fullwidth): what a careless
+                       provider might say, for the gateway's redaction tests
     [dev:nousage]      report no usage: no usage chunk even with stream_options.include_usage, and no
                        `usage` in an unstreamed answer
 
@@ -59,7 +62,7 @@ DEFAULT_KEY = "dev-upstream-key"
 NOTICE = "(development upstream, not a real model)"
 MODELS = ["gpt-4o-mini", "gpt-4o", "dev-echo"]
 _DIRECTIVE = re.compile(
-    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage)(?:=([0-9.]+))?\]"
+    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak)(?:=([0-9.]+|[a-z]+))?\]"
 )
 
 
@@ -322,6 +325,10 @@ class _Handler(BaseHTTPRequestHandler):
             elif name == "flaky" and self.upstream.note_flaky(text) <= int(float(value or 1)):
                 self._error(503, "Simulated passing failure.", "server_error", "dev_fault")
                 return True
+            elif name == "leak":
+                quoted = key_as(self.upstream.key, value or "exact")
+                self._error(400, f"This request was refused (key {quoted}).", "invalid_request_error", "dev_fault")
+                return True
             elif name == "drop":
                 self.close_connection = True
                 self.connection.close()
@@ -379,6 +386,23 @@ def _exit_with_parent(upstream: DevUpstream, parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
     upstream.server.shutdown()
+
+
+def key_as(key: str, form: str) -> str:
+    """`key` written as a provider's error message might quote it."""
+    if form == "upper":
+        return key.upper()
+    if form == "lower":
+        return key.lower()
+    if form == "masked":  # OpenAI's "Incorrect API key provided: sk-proj-****...abcd"
+        return f"{key[:8]}{'*' * 20}{key[-4:]}"
+    if form == "ellipsis":
+        return f"{key[:6]}...{key[-4:]}"
+    if form == "zerowidth":
+        return "\u200b".join(key)
+    if form == "fullwidth":
+        return "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in key)
+    return key
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext, gettext_lazy
 
 from core.errors import ApplicationError
+from relay.upstream.redact import redact_keys
 
 logger = logging.getLogger("relay.upstream")
 
@@ -104,7 +105,7 @@ def _rejection(exc: openai.APIStatusError) -> str:
     upstream's credentials: those refusals are 401/403 and say nothing to the client)."""
     body = exc.body if isinstance(exc.body, dict) else {}
     reason = body.get("message") if isinstance(body.get("message"), str) else ""
-    reason = reason.replace(settings.OPENAI_API_KEY or "\0", "[redacted]")[:500]
+    reason = redact_keys(reason, [settings.OPENAI_API_KEY])[:500]
     return f"{UpstreamRejected.message} {reason}".strip()
 
 
