@@ -290,6 +290,13 @@ CHATGATEWAY_OUTBOX_RETRY_SECONDS = envfloat("CHATGATEWAY_OUTBOX_RETRY_SECONDS", 
 # messages are left out first; the system prompt and the new message are always sent.
 CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS = envint("CHATGATEWAY_CONVERSATION_CONTEXT_TOKENS", 4000, minimum=1)
 CHATGATEWAY_CONVERSATIONS_PAGE_SIZE = envint("CHATGATEWAY_CONVERSATIONS_PAGE_SIZE", 20, minimum=1)
+# Starting a conversation costs no quota, so what a user may keep, and how fast they may start them, is
+# capped (conversations/services.py). Messages are bounded by the quota: each is a relayed request.
+CHATGATEWAY_MAX_CONVERSATIONS_PER_USER = envint("CHATGATEWAY_MAX_CONVERSATIONS_PER_USER", 1000, minimum=1)
+CHATGATEWAY_MAX_SYSTEM_PROMPT_CHARS_PER_USER = envint(
+    "CHATGATEWAY_MAX_SYSTEM_PROMPT_CHARS_PER_USER", 2_000_000, minimum=1
+)
+CHATGATEWAY_CONVERSATIONS_PER_MINUTE = envint("CHATGATEWAY_CONVERSATIONS_PER_MINUTE", 30, minimum=1)
 
 # With no OPENAI_API_KEY the gateway talks to the bundled development upstream
 # (`python -m devtools.devupstream`), whose answers are canned, not a real model's.

@@ -50,10 +50,6 @@ class ConversationSerializer(serializers.ModelSerializer):
         check_prompt_size(len(value))
         return value
 
-    def create(self, validated_data: dict[str, Any]) -> Conversation:
-        validated_data.setdefault("model", settings.CHATGATEWAY_MODEL)
-        return super().create(validated_data)
-
 
 class ConversationPageSerializer(serializers.Serializer):
     """One page of GET /api/conversations/ (DRF's page-number pagination)."""

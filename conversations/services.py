@@ -10,12 +10,18 @@ settlement, refunds and usage records, endpoint `conversation`). What is kept:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import math
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, Count, F, Min, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
+from accounts.models import User
+from conversations.exceptions import StartingConversationsTooFast, SystemPromptsTooLarge, TooManyConversations
 from conversations.models import Conversation, Message
 from core.db import in_db
 from quota.services import Allowance, QuotaStatus, quota_status
@@ -24,6 +30,57 @@ from relay.models import UsageRecord
 from relay.passthrough import Caller, relay_completion
 
 ENDPOINT = UsageRecord.Endpoint.CONVERSATION
+START_WINDOW = dt.timedelta(minutes=1)  # CHATGATEWAY_CONVERSATIONS_PER_MINUTE counts the starts in this window
+
+
+def start_conversation(
+    *, user_id: int, title: str = "", model: str | None = None, system_prompt: str = ""
+) -> Conversation:
+    """A new conversation of the user's, within their caps (they cost no quota, so they are capped):
+    how many they keep, how many characters of system prompts those hold, how many they start a minute.
+    Raises TooManyConversations, SystemPromptsTooLarge or StartingConversationsTooFast."""
+    with transaction.atomic():
+        # Under the user's row lock (SQLite: the IMMEDIATE transaction's write lock), two concurrent
+        # requests can't both take the last place.
+        User.objects.select_for_update().get(pk=user_id)
+        now = timezone.now()
+        recently = Q(created__gt=now - START_WINDOW)
+        held = Conversation.objects.filter(user_id=user_id).aggregate(
+            count=Count("id"),
+            chars=Coalesce(Sum(Length("system_prompt")), 0),
+            recent=Count("id", filter=recently),
+            first_recent=Min("created", filter=recently),
+        )
+        per_minute = settings.CHATGATEWAY_CONVERSATIONS_PER_MINUTE
+        if held["recent"] >= per_minute:
+            wait = held["first_recent"] + START_WINDOW - now
+            raise StartingConversationsTooFast(limit=per_minute, retry_after=max(1, math.ceil(wait.total_seconds())))
+        if held["count"] >= settings.CHATGATEWAY_MAX_CONVERSATIONS_PER_USER:
+            raise TooManyConversations(limit=settings.CHATGATEWAY_MAX_CONVERSATIONS_PER_USER)
+        _check_system_prompts(chars=held["chars"] + len(system_prompt))
+        return Conversation.objects.create(
+            user_id=user_id, title=title, model=model or settings.CHATGATEWAY_MODEL, system_prompt=system_prompt
+        )
+
+
+def edit_conversation(*, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
+    """Change a conversation's title, model or system prompt; a longer system prompt must still fit the
+    user's cap on system prompts (raises SystemPromptsTooLarge)."""
+    with transaction.atomic():
+        if len(changes.get("system_prompt", "")) > len(conversation.system_prompt):
+            User.objects.select_for_update().get(pk=conversation.user_id)
+            others = Conversation.objects.filter(user_id=conversation.user_id).exclude(pk=conversation.pk)
+            chars = others.aggregate(chars=Coalesce(Sum(Length("system_prompt")), 0))["chars"]
+            _check_system_prompts(chars=chars + len(changes["system_prompt"]))
+        for name, value in changes.items():
+            setattr(conversation, name, value)
+        conversation.save()
+    return conversation
+
+
+def _check_system_prompts(*, chars: int) -> None:
+    if chars > settings.CHATGATEWAY_MAX_SYSTEM_PROMPT_CHARS_PER_USER:
+        raise SystemPromptsTooLarge(limit=settings.CHATGATEWAY_MAX_SYSTEM_PROMPT_CHARS_PER_USER)
 
 
 @dataclasses.dataclass(frozen=True)

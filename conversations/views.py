@@ -19,7 +19,7 @@ from conversations.serializers import (
     ExchangeSerializer,
     NewMessageSerializer,
 )
-from conversations.services import send_message
+from conversations.services import edit_conversation, send_message, start_conversation
 from conversations.streaming import open_message_stream
 from core.async_views import AsyncAPIView
 from core.db import in_db
@@ -71,14 +71,14 @@ class ConversationListView(APIView):
 
     @extend_schema(
         request=ConversationSerializer,
-        responses={201: ConversationSerializer, **rest_errors(400, 401, 413, 415, 503)},
+        responses={201: ConversationSerializer, **rest_errors(400, 401, 413, 415, 429, 503)},
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
         new = ConversationSerializer(data=request.data)
         new.is_valid(raise_exception=True)
-        new.save(user=request.user)
-        return Response(new.data, status=status.HTTP_201_CREATED)
+        conversation = start_conversation(user_id=request.user.pk, **new.validated_data)
+        return Response(ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
 
 
 class ConversationDetailView(APIView):
@@ -100,8 +100,8 @@ class ConversationDetailView(APIView):
         edit = ConversationSerializer(conversation, data=request.data, partial=True)
         edit.is_valid(raise_exception=True)
         if edit.validated_data:  # an edit of nothing is no activity: the conversation keeps its place
-            edit.save()
-        return Response(edit.data)
+            conversation = edit_conversation(conversation=conversation, changes=edit.validated_data)
+        return Response(ConversationSerializer(conversation).data)
 
     @extend_schema(responses={204: None, **rest_errors(401, 404, 503)}, tags=TAGS)
     def delete(self, request: Request, pk: int) -> Response:

@@ -28,7 +28,8 @@ ERROR_MEANINGS = {
     404: "Not found.",
     413: "The request body is over CHATGATEWAY_MAX_BODY_BYTES.",
     415: "The body is not in a content type this endpoint reads.",
-    429: "The daily limit (of requests or of tokens) is reached; Retry-After gives the seconds until it resets.",
+    429: "The daily limit (of requests or of tokens) is reached; Retry-After gives the seconds until it resets. "
+    "On POST /api/conversations/: more than CHATGATEWAY_CONVERSATIONS_PER_MINUTE started in the last minute.",
     502: "The upstream failed, was unreachable, answered garbage, or refused the gateway's own credentials. "
     "It costs nothing.",
     503: "The upstream is rate-limiting the gateway (its Retry-After is passed on), or the gateway's database "
