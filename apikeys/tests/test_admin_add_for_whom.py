@@ -4,7 +4,9 @@ takes the permission to change that user, and for a superuser, being one (issue 
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 
 from apikeys.models import APIKey
@@ -129,10 +131,7 @@ def test_the_user_search_offers_a_staff_user_who_may_change_users_no_superuser(s
 def test_saving_refuses_a_key_for_a_user_the_staff_user_may_not_make_one_for_whatever_the_form_said(
     staff_with, user, rf
 ):
-    """A crafted request that gets past the form (here, the form's check stubbed out) is refused on save."""
-    from django.contrib import admin
-    from django.core.exceptions import PermissionDenied
-
+    """Should anything get past the form, saving checks the rule again: here save_model is called directly."""
     clerk = staff_with("clerk", "add_apikey")
     request = rf.post(ADD_URL)
     request.user = clerk
