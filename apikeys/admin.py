@@ -2,17 +2,43 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from accounts.models import User
 from apikeys.exceptions import TooManyAPIKeys
 from apikeys.models import APIKey
 from apikeys.services import create_api_key, ensure_room_for_api_key, revoke_api_keys
 
 ADD_FIELDS = ("user", "name", "expires")
 CHANGE_FIELDS = ("name", "user", "prefix", "created", "last_used", "expires", "revoked")
+NOT_YOURS_TO_KEY = "You may not make an API key for this user."
+
+
+# A key acts as its user, so making one for a user is as strong as changing them (or stronger: it needs no
+# password). Whom a staff user may make a key for, in the admin:
+def _may_change_users(actor: User) -> bool:
+    return actor.has_perm(f"{User._meta.app_label}.{get_permission_codename('change', User._meta)}")
+
+
+def may_make_key_for(actor: User, owner: User) -> bool:
+    """Themselves; another user only with the permission to change users; a superuser only as one."""
+    if actor.is_superuser or owner.pk == actor.pk:
+        return True
+    return not owner.is_superuser and _may_change_users(actor)
+
+
+def owners_for(actor: User, users: QuerySet[User]) -> QuerySet[User]:
+    """Those of `users` whom `actor` may make a key for (the same rule as may_make_key_for)."""
+    if actor.is_superuser:
+        return users
+    if _may_change_users(actor):
+        return users.filter(Q(is_superuser=False) | Q(pk=actor.pk))
+    return users.filter(pk=actor.pk)
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -60,6 +86,18 @@ class APIKeyAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user",)
     actions = ["revoke_selected"]
 
+    def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        # The search answers only those who may see users; to anyone else it is refused, so they get a
+        # plain list (of themselves alone).
+        return self.autocomplete_fields if _may_change_users(request.user) else ()
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "user":
+            # The choice is validated against this queryset: the form refuses anyone else.
+            kwargs["queryset"] = owners_for(request.user, User.objects.all())
+            kwargs["error_messages"] = {"invalid_choice": NOT_YOURS_TO_KEY}
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_form(self, request: HttpRequest, obj: APIKey | None = None, **kwargs):
         if obj is None:
             kwargs["form"] = NewAPIKeyForm
@@ -75,6 +113,8 @@ class APIKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
+        if not may_make_key_for(request.user, obj.user):  # again, whatever the form let through
+            raise PermissionDenied(NOT_YOURS_TO_KEY)
         created, raw_key = create_api_key(user=obj.user, name=obj.name, expires=obj.expires)
         # The admin goes on with `obj` (it logs the addition and answers with it): make it the row just
         # created. The raw key rides along in memory, for response_add alone; it is never saved.
@@ -116,6 +156,18 @@ class APIKeyInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class APIKeyOwnerSearchOnUsers(admin.ModelAdmin):
+    """The users' search as the API key form's autocomplete asks it: only those the staff user may make a
+    key for. A mixin for the user admin (chatgateway/admin.py), whose search the autocomplete runs."""
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        asked_by = (request.GET.get("app_label"), request.GET.get("model_name"), request.GET.get("field_name"))
+        if asked_by == (APIKey._meta.app_label, APIKey._meta.model_name, "user"):
+            queryset = owners_for(request.user, queryset)
+        return queryset, may_have_duplicates
 
 
 class APIKeyActionsOnUsers(admin.ModelAdmin):

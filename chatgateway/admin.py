@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from apikeys.admin import APIKeyActionsOnUsers, APIKeyInline
+from apikeys.admin import APIKeyActionsOnUsers, APIKeyInline, APIKeyOwnerSearchOnUsers
 from quota.admin import QuotaColumnsOnUsers
 from usage.admin import QuotaInlineWithUsage
 
@@ -17,7 +17,7 @@ admin.site.site_title = "ChatGateway"
 
 
 @admin.register(User)
-class GatewayUserAdmin(QuotaColumnsOnUsers, APIKeyActionsOnUsers, UserAdmin):
+class GatewayUserAdmin(QuotaColumnsOnUsers, APIKeyActionsOnUsers, APIKeyOwnerSearchOnUsers, UserAdmin):
     inlines = [QuotaInlineWithUsage, APIKeyInline]
     # Staff status is left to the filter: the quota columns need the room.
     list_display = ("username", "email", "is_active", *QuotaColumnsOnUsers.quota_columns)

@@ -29,6 +29,11 @@ the last message, or for every request by `POST /_dev/fault {"fault": "<directiv
 cut, stall and error_event shape streams only; an unstreamed answer ignores them. Directives combine,
 e.g. `[dev:chunks=20] [dev:interval=0.1] [dev:cut=5]`.
 
+It counts one token per word (whitespace-separated), in the prompt and in the answer, and honours a
+completion cap as a real model does: `max_tokens`, `max_completion_tokens` or `max_output_tokens` (a
+positive integer; the smallest, if several) cuts the answer, streamed or not, at that many tokens, mid-chunk
+if need be; its finish_reason is then "length" and its usage counts only the tokens sent.
+
 A streamed answer is one SSE event per content chunk, a finish chunk, a usage chunk when
 `stream_options.include_usage` is true, then `data: [DONE]`. Every chunk carries a non-standard top-level
 field `"x_dev_sent_at": <time.time()>`, the moment it was sent, so a test can tell chunks that arrive
@@ -61,6 +66,8 @@ from typing import Any
 DEFAULT_KEY = "dev-upstream-key"
 NOTICE = "(development upstream, not a real model)"
 MODELS = ["gpt-4o-mini", "gpt-4o", "dev-echo"]
+CAPS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+_TOKEN = re.compile(r"\s*\S+")  # a token, with the whitespace before it
 _DIRECTIVE = re.compile(
     r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak)(?:=([0-9.]+|[a-z]+))?\]"
 )
@@ -227,6 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
     # --- answers ---------------------------------------------------------------------------------
     def _complete(self, body: dict[str, Any], last: str, shape: _Shape) -> None:
         pieces = shape.pieces(f"{NOTICE} You said: {_DIRECTIVE.sub('', last).strip()}")
+        pieces, cut_short = _capped(pieces, _cap(body))
+        finish_reason = "length" if cut_short else "stop"
         answer = "".join(pieces)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"]) or 1
         usage: dict[str, int] | None = {
@@ -238,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
             usage = None
         completion_id = f"chatcmpl-dev-{uuid.uuid4().hex[:12]}"
         if body.get("stream"):
-            return self._stream(body, completion_id, pieces, usage, shape)
+            return self._stream(body, completion_id, pieces, usage, shape, finish_reason)
         time.sleep(len(pieces) * shape.interval)
         message = {"role": "assistant", "content": answer}
         completion = {
@@ -246,12 +255,18 @@ class _Handler(BaseHTTPRequestHandler):
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         }
         return self._json(200, completion if usage is None else {**completion, "usage": usage})
 
     def _stream(
-        self, body: dict[str, Any], completion_id: str, pieces: list[str], usage: dict[str, int] | None, shape: _Shape
+        self,
+        body: dict[str, Any],
+        completion_id: str,
+        pieces: list[str],
+        usage: dict[str, int] | None,
+        shape: _Shape,
+        finish_reason: str,
     ) -> None:
         base = {
             "id": completion_id,
@@ -263,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
             usage = None
         try:
             self._stream_headers()
-            self._send_stream(base, pieces, usage, shape)
+            self._send_stream(base, pieces, usage, shape, finish_reason)
         except ConnectionError:  # the client went away (BrokenPipeError, ConnectionResetError...)
             self.close_connection = True
             if self.entry is not None:
@@ -278,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _send_stream(
-        self, base: dict[str, Any], pieces: list[str], usage: dict[str, int] | None, shape: _Shape
+        self, base: dict[str, Any], pieces: list[str], usage: dict[str, int] | None, shape: _Shape, finish_reason: str
     ) -> None:
         for index, piece in enumerate(shape.content_to_send(pieces)):
             delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
@@ -291,7 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
         if shape.error_event:
             error = {"message": "Simulated failure in mid-stream.", "type": "server_error", "param": None}
             return self._event({"error": {**error, "code": "dev_fault"}}, stamped=False)
-        self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]})
         if usage is not None:
             self._event({**base, "choices": [], "usage": usage})
         self.wfile.write(b"data: [DONE]\n\n")
@@ -376,6 +391,34 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _cap(body: dict[str, Any]) -> int | None:
+    """The completion cap the request sets: the smallest positive integer among CAPS, or None."""
+    caps = [
+        value
+        for value in (body.get(name) for name in CAPS)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0
+    ]
+    return min(caps, default=None)
+
+
+def _capped(pieces: list[str], cap: int | None) -> tuple[list[str], bool]:
+    """The content chunks up to `cap` tokens (the last one cut if the cap falls inside it), and whether any
+    token was left out."""
+    if cap is None:
+        return pieces, False
+    kept: list[str] = []
+    left = cap
+    for piece in pieces:
+        tokens = _TOKEN.findall(piece)
+        if len(tokens) > left:
+            if left:
+                kept.append("".join(tokens[:left]))
+            return kept, True
+        kept.append(piece)
+        left -= len(tokens)
+    return kept, False
 
 
 def _model(name: str) -> dict[str, Any]:

@@ -191,6 +191,76 @@ def test_it_applies_shaping_directives_set_for_every_request(dev_upstream):
     assert len(content_chunks(stream(dev_upstream, "hi"))) == 5
 
 
+# --- completion caps: an upstream that honours them, so that token-limit figures are a real model's --------
+CAPS = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+LONG = "one two three four five six seven eight nine ten"  # the answer: NOTICE (6) + "You said:" (2) + these 10
+
+
+def answered(upstream: DevUpstream, content: str, *, streamed: bool, **fields) -> tuple[str, str, dict]:
+    """The answer's text, its finish_reason and its usage, streamed (with include_usage) or not."""
+    if not streamed:
+        body = unstreamed(upstream, content, **fields)
+        [choice] = body["choices"]
+        return choice["message"]["content"], choice["finish_reason"], body["usage"]
+    chunks = [
+        json.loads(data)
+        for _, data in stream(upstream, content, stream_options={"include_usage": True}, **fields)
+        if data != "[DONE]"
+    ]
+    text = "".join(chunk["choices"][0]["delta"].get("content", "") for chunk in chunks if chunk["choices"])
+    [finish] = [
+        chunk["choices"][0]["finish_reason"]
+        for chunk in chunks
+        if chunk["choices"] and chunk["choices"][0]["finish_reason"]
+    ]
+    [usage] = [chunk["usage"] for chunk in chunks if chunk.get("usage")]
+    return text, finish, usage
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["unstreamed", "streamed"])
+@pytest.mark.parametrize("cap", CAPS)
+def test_it_cuts_the_answer_at_the_completion_cap_and_says_so(dev_upstream, cap, streamed):
+    text, finish, usage = answered(dev_upstream, LONG, streamed=streamed, **{cap: 5})
+
+    assert text == "(development upstream, not a real"
+    assert finish == "length"
+    assert usage == {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["unstreamed", "streamed"])
+@pytest.mark.parametrize("cap", CAPS)
+def test_an_answer_within_the_cap_is_whole_and_stops(dev_upstream, cap, streamed):
+    text, finish, usage = answered(dev_upstream, LONG, streamed=streamed, **{cap: 18})
+
+    assert text == f"{NOTICE} You said: {LONG}"
+    assert finish == "stop"
+    assert usage["completion_tokens"] == 18
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["unstreamed", "streamed"])
+def test_it_cuts_inside_a_chunk_of_several_words(dev_upstream, streamed):
+    """[dev:chunks=2] puts all but the first word in the second chunk: the cap falls inside it."""
+    text, finish, usage = answered(dev_upstream, f"{LONG} [dev:chunks=2]", streamed=streamed, max_tokens=12)
+
+    assert text == f"{NOTICE} You said: one two three four"
+    assert (finish, usage["completion_tokens"]) == ("length", 12)
+
+
+def test_a_capped_stream_sends_only_the_chunks_within_the_cap(dev_upstream):
+    chunks = content_chunks(stream(dev_upstream, f"{LONG} [dev:chunks=18]", max_completion_tokens=3))
+
+    assert [chunk["choices"][0]["delta"]["content"] for chunk in chunks] == ["(development", " upstream,", " not"]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["unstreamed", "streamed"])
+def test_the_smallest_of_several_caps_wins(dev_upstream, streamed):
+    _, finish, usage = answered(
+        dev_upstream, LONG, streamed=streamed, max_tokens=9, max_completion_tokens=4, max_output_tokens=7
+    )
+
+    assert (finish, usage["completion_tokens"]) == ("length", 4)
+
+
 def test_it_counts_open_connections_back_to_the_baseline(own_upstream):
     stats_url = f"http://127.0.0.1:{own_upstream.port}/_dev/stats"
     connection, response = open_chat(own_upstream, "hi [dev:chunks=20] [dev:interval=0.05]")

@@ -3,6 +3,8 @@ stand in when the upstream reports none, and every answer carries OpenAI's rate-
 
 from __future__ import annotations
 
+import json
+
 import openai
 import pytest
 import requests
@@ -123,3 +125,24 @@ def test_both_completion_caps_are_capped_when_both_are_sent(gateway, token_limit
 
     sent = dev_upstream.received[-1]["body"]
     assert sent["max_tokens"] == sent["max_completion_tokens"] == 1000
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["unstreamed", "streamed"])
+def test_a_completion_stops_at_its_budget_so_the_limit_is_passed_only_by_the_prompt(gateway, token_limited, stream):
+    """4 tokens left: the upstream is asked for at most 4 and stops there, as a real model does."""
+    Quota.objects.filter(user=token_limited).update(tokens_used=996, day=clock.today())
+
+    response = _chat(gateway, token_limited, "one two three four five six seven eight", stream=stream)
+
+    assert response.status_code == 200
+    if stream:
+        chunks = [
+            json.loads(line[len("data: ") :]) for line in response.text.splitlines() if line.startswith("data: {")
+        ]
+        finish = [chunk["choices"][0]["finish_reason"] for chunk in chunks if chunk["choices"]][-1]
+    else:
+        finish = response.json()["choices"][0]["finish_reason"]
+    assert finish == "length"
+    record = UsageRecord.objects.get(user=token_limited)
+    assert (record.prompt_tokens, record.completion_tokens, record.estimated) == (8, 4, False)
+    assert quota_status(user_id=token_limited.pk).tokens_used_today == 996 + 8 + 4
