@@ -274,6 +274,8 @@ CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, mini
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
 # Bodies past this get 413 (Django's own limit, applied before any parsing).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# JSON nested deeper than this gets 400 where it is parsed (core/parsers.py), before anything recurses into it.
+CHATGATEWAY_MAX_JSON_DEPTH = envint("CHATGATEWAY_MAX_JSON_DEPTH", 64, minimum=1)
 # Request headers past this many bytes in all (names and values) get 431 (core/bodylimit.py).
 CHATGATEWAY_MAX_HEADER_BYTES = envint("CHATGATEWAY_MAX_HEADER_BYTES", 16 * 1024, minimum=1024)
 CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
