@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.adminquery.RefuseNulInAdminQueries",  # 400 for a NUL in an admin query, which SQL can't hold
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.locale.LocaleMiddleware",  # after sessions, before common (Django's order)
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +78,7 @@ MIDDLEWARE = [
 # the system check core.E001 refuses one the relay's lane could not run (docs/architecture.md).
 MIDDLEWARE_FULL_LANE_ONLY = {
     "whitenoise.middleware.WhiteNoiseMiddleware": "static files are not under the relay's paths",
+    "core.adminquery.RefuseNulInAdminQueries": "the admin is not on the relay's paths",
     "django.contrib.sessions.middleware.SessionMiddleware": "the relay's endpoints take bearer credentials only",
     "django.middleware.common.CommonMiddleware": "the relay's lane checks ALLOWED_HOSTS itself; its paths "
     "need no slash added",
