@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.adminquery.RefuseNulInAdminQueries",  # 400 for a NUL in an admin query, which SQL can't hold
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.locale.LocaleMiddleware",  # after sessions, before common (Django's order)
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +78,7 @@ MIDDLEWARE = [
 # the system check core.E001 refuses one the relay's lane could not run (docs/architecture.md).
 MIDDLEWARE_FULL_LANE_ONLY = {
     "whitenoise.middleware.WhiteNoiseMiddleware": "static files are not under the relay's paths",
+    "core.adminquery.RefuseNulInAdminQueries": "the admin is not on the relay's paths",
     "django.contrib.sessions.middleware.SessionMiddleware": "the relay's endpoints take bearer credentials only",
     "django.middleware.common.CommonMiddleware": "the relay's lane checks ALLOWED_HOSTS itself; its paths "
     "need no slash added",
@@ -274,6 +276,8 @@ CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, mini
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
 # Bodies past this get 413 (Django's own limit, applied before any parsing).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# JSON nested deeper than this gets 400 where it is parsed (core/parsers.py), before anything recurses into it.
+CHATGATEWAY_MAX_JSON_DEPTH = envint("CHATGATEWAY_MAX_JSON_DEPTH", 64, minimum=1)
 # Request headers past this many bytes in all (names and values) get 431 (core/bodylimit.py).
 CHATGATEWAY_MAX_HEADER_BYTES = envint("CHATGATEWAY_MAX_HEADER_BYTES", 16 * 1024, minimum=1024)
 CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from itertools import accumulate
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext, gettext_lazy
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
@@ -33,19 +36,46 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# A JSON string, escapes included (the unrolled loop: no backtracking), and anything but a bracket.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _refuse_deep_nesting(text: str) -> None:
+    """Refuse JSON nested deeper than CHATGATEWAY_MAX_JSON_DEPTH before it is parsed.
+
+    Everything that reads a request recursively (the parser itself, the prompt-size count, the
+    serializers, the JSON sent upstream) is then safe at any body size. The count runs over the
+    brackets outside strings, at C speed, and stops at the first level too deep; a body with no more
+    brackets than the limit skips it.
+    """
+    limit = settings.CHATGATEWAY_MAX_JSON_DEPTH
+    if text.count("[") + text.count("{") <= limit:
+        return
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    depths = accumulate(map(_STEP.__getitem__, brackets))
+    if next(filter(limit.__lt__, depths), None) is not None:  # stops at the first level past the limit
+        raise ParseError(
+            gettext("The JSON in the request body is nested more than {limit} levels deep.").format(limit=limit)
+        )
+
+
 class StrictJSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing what would otherwise be ambiguous or fail later with a 500.
 
     A repeated key ({"prompt": "a", "prompt": "b"}) is ambiguous. A lone UTF-16 surrogate ("\\ud800")
-    is valid JSON but not text: it cannot be stored, compared or sent back. Deep nesting exhausts
-    the parser's recursion. NaN, Infinity and numbers too large for a float are not JSON at all
-    (Python reads them anyway) and could not be sent upstream.
+    is valid JSON but not text: it cannot be stored, compared or sent back. Nesting deeper than
+    CHATGATEWAY_MAX_JSON_DEPTH would exhaust a recursion (the parser's, or any reader's after it).
+    NaN, Infinity and numbers too large for a float are not JSON at all (Python reads them anyway)
+    and could not be sent upstream.
     """
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         encoding = (parser_context or {}).get("encoding", "utf-8")
         try:
             text = stream.read().decode(encoding) if stream is not None else ""
+            _refuse_deep_nesting(text)
             data = json.loads(
                 text,
                 object_pairs_hook=_refuse_duplicate_keys,

@@ -108,16 +108,20 @@ def _says_something(message: dict[str, Any]) -> bool:
 
 
 def _text_length(value: Any) -> int:
-    """Characters in every string inside `value` (dictionary keys aside), data parts excepted."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        return sum(_text_length(item) for item in value)
-    if isinstance(value, dict):
-        if value.get("type") in DATA_PARTS:
-            return 0
-        return sum(_text_length(item) for item in value.values())
-    return 0
+    """Characters in every string inside `value` (dictionary keys aside), data parts excepted.
+
+    Iterative, so that no nesting can exhaust a recursion (the parser limits it too: core/parsers.py)."""
+    length = 0
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            length += len(item)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict) and item.get("type") not in DATA_PARTS:
+            pending.extend(item.values())
+    return length
 
 
 # What the gateway answers, as OpenAI documents it: used to describe /v1 in the schema. A completion is
