@@ -20,25 +20,30 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tokens import issue_access_token
 from apikeys.services import create_api_key
+from quota.models import Quota
 from relay import outbox
 from relay.models import UsageRecord
 
 
-def slow_chat_deleting_midway(gateway, credential: str, delete) -> requests.Response:
-    """A /v1 request the development upstream answers after 2 s; `delete` runs while it waits."""
+def slow_chat_deleting_midway(gateway, user, credential: str, delete) -> requests.Response:
+    """`user`'s /v1 request, which the development upstream answers after 3 s; `delete` runs once the
+    request is reserved, while it waits on the upstream."""
     answer: dict[str, requests.Response] = {}
 
     def ask() -> None:
         answer["response"] = requests.post(
             f"{gateway.url}/v1/chat/completions",
-            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi [dev:delay=2]"}]},
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi [dev:delay=3]"}]},
             headers={"Authorization": f"Bearer {credential}"},
             timeout=20,
         )
 
     client = threading.Thread(target=ask)
     client.start()
-    time.sleep(1)  # reserved, and waiting on the upstream
+    deadline = time.monotonic() + 2.5
+    while not Quota.objects.filter(user_id=user.pk, used=1).exists():  # reserved: now on the upstream
+        assert time.monotonic() < deadline, "the request is reserved"
+        time.sleep(0.02)
     delete()
     client.join()
     return answer["response"]
@@ -61,7 +66,7 @@ def test_a_user_deleted_while_their_request_is_in_flight_blocks_nothing(gateway,
     doomed, other = make_user("doomed"), make_user("other")
 
     with caplog.at_level(logging.WARNING, logger="relay"):
-        response = slow_chat_deleting_midway(gateway, issue_access_token(doomed), doomed.delete)
+        response = slow_chat_deleting_midway(gateway, doomed, issue_access_token(doomed), doomed.delete)
         after = requests.post(
             f"{gateway.url}/v1/chat/completions",
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
@@ -88,7 +93,7 @@ def test_a_key_deleted_while_its_request_is_in_flight_leaves_a_record_without_th
     settings.CHATGATEWAY_OUTBOX_RETRY_SECONDS = 0.1
     key, raw = create_api_key(user=user, name="laptop")
 
-    response = slow_chat_deleting_midway(gateway, raw, key.delete)
+    response = slow_chat_deleting_midway(gateway, user, raw, key.delete)
     settled(settings.CHATGATEWAY_OUTBOX_DIR)
 
     assert response.status_code == 200
