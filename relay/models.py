@@ -40,10 +40,20 @@ class UsageRecord(models.Model):
     # Kept only when CHATGATEWAY_STORE_TEXT is on (off by default: prompts are the users' business).
     prompt_text = models.TextField(blank=True)
     completion_text = models.TextField(blank=True)
+    # Set only by the outbox (relay/outbox.py): the entry this record came from, so that an entry
+    # replayed after a crash between its commit and its file's deletion is applied once.
+    outbox_id = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["user", "-created"], name="usage_user_newest")]
+        constraints = [
+            # Partial: the relay's own records (no outbox_id) cost the index nothing, and adding it
+            # needs no rebuild of the table on SQLite.
+            models.UniqueConstraint(
+                fields=["outbox_id"], condition=models.Q(outbox_id__isnull=False), name="usage_outbox_entry_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.endpoint} {self.model} {self.status_code}"

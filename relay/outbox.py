@@ -10,6 +10,17 @@ The usage record keeps the time of the request, not of its late writing.
 
 Several server processes share the directory: a process claims a file by renaming it (atomic), so
 one file is applied once. A process that dies holding a claim leaves it to the next flush.
+
+Only an outage (OperationalError, InterfaceError: the database is gone or unreachable) is kept for
+later. An error that trying again cannot cure (an IntegrityError such as a record naming a user deleted
+while their request was in flight, a DataError, an unreadable file) is not: the entry is written
+without an API key that has since been deleted (as the key's deletion would have left it), or else set
+aside under `rejected/` in the outbox's directory, with an error in the log and a warning on the usage
+records' admin page. A flush never stops at such an entry; it stops at an outage.
+
+Each entry has an id, which its usage record keeps (`UsageRecord.outbox_id`, unique), written in the
+same transaction as the quota's settlement: an entry applied and not yet deleted when its process died
+is recognised when it is replayed, and skipped.
 """
 
 from __future__ import annotations
@@ -27,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.signals import request_started
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from quota.services import Reservation, refund_request, settle_request
 from relay.models import UsageRecord
@@ -49,19 +61,20 @@ def settlement(*, reservation: Reservation, tokens: int | None) -> dict[str, Any
     }
 
 
+REJECTED = "rejected"
+
+
+def is_outage(error: DatabaseError) -> bool:
+    """The database is gone or unreachable (worth trying again later), rather than refusing this write."""
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
 def defer(*, quota: dict[str, Any] | None, record: dict[str, Any] | None) -> None:
     """Keep what the database refused, durably, until it takes it; never raises."""
-    entry = {"quota": quota, "record": record and {**record, "created": record["created"].isoformat()}}
+    entry = _entry(quota=quota, record=record)
     directory = Path(settings.CHATGATEWAY_OUTBOX_DIR)
-    name = f"{time.time_ns()}-{uuid.uuid4().hex}.json"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        draft = directory / f".{name}.draft"
-        with open(draft, "w") as file:
-            json.dump(entry, file)
-            file.flush()
-            os.fsync(file.fileno())
-        draft.rename(directory / name)
+        _write(directory, f"{time.time_ns()}-{entry['id']}.json", entry)
     except OSError as exc:
         logger.error(
             "usage record lost (user %s): the database and the outbox failed (%s)", _user(entry), type(exc).__name__
@@ -71,8 +84,22 @@ def defer(*, quota: dict[str, Any] | None, record: dict[str, Any] | None) -> Non
     start_flusher()
 
 
+def resolve(*, quota: dict[str, Any] | None, record: dict[str, Any] | None) -> None:
+    """Write now what the database refused for a reason other than an outage (a relay's live write):
+    without an API key deleted meanwhile, or set aside; kept in the outbox if the database goes now."""
+    entry = _entry(quota=quota, record=record)
+    try:
+        _land(entry, name=f"{time.time_ns()}-{entry['id']}.json")
+    except DatabaseError:  # an outage, now
+        defer(quota=quota, record=record)
+    except OSError as exc:
+        logger.error("usage record lost (user %s): refused by the database, and the outbox failed (%s)",
+                     _user(entry), type(exc).__name__)  # fmt: skip
+
+
 def flush() -> int:
-    """Apply every deferred file the database takes now; how many were applied."""
+    """Apply every deferred file the database takes now; how many were applied. An entry the database
+    refuses for good is set aside and the flush goes on; an outage stops it (the rest waits)."""
     applied = 0
     for path in sorted(_pending()):
         claimed = path.with_name(f"{path.name}.{os.getpid()}.claim")
@@ -81,12 +108,22 @@ def flush() -> int:
         except FileNotFoundError:
             continue  # another process took it
         try:
-            _apply(json.loads(claimed.read_text()))
-        except DatabaseError:
+            entry = _read(claimed)
+            if entry is None:
+                unreadable = {"id": None, "quota": None, "record": None, "text": _text(claimed)}
+                landed = _set_aside(unreadable, path.name, "unreadable entry")
+            else:
+                landed = _land(entry, name=path.name)
+        except OSError:  # the directory failed (set aside): the file waits, and the flusher says so
             claimed.rename(path)
+            raise
+        except DatabaseError as exc:  # an outage: _land let only those through
+            claimed.rename(path)
+            logger.warning("outbox: database unavailable (%s); %d relay ends wait", type(exc).__name__,
+                           len(_pending()))  # fmt: skip
             break
         claimed.unlink()
-        applied += 1
+        applied += landed == "applied"
     if applied:
         logger.warning("outbox: %d deferred relay ends written to the database", applied)
     return applied
@@ -94,6 +131,12 @@ def flush() -> int:
 
 def pending_count() -> int:
     return len(_pending())
+
+
+def rejected_count() -> int:
+    """Entries set aside (under `rejected/`) for an administrator to look at."""
+    directory = Path(settings.CHATGATEWAY_OUTBOX_DIR) / REJECTED
+    return len(list(directory.glob("*.json"))) if directory.is_dir() else 0
 
 
 def start_flusher() -> None:
@@ -140,8 +183,88 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _apply(entry: dict[str, Any]) -> None:
+def _entry(*, quota: dict[str, Any] | None, record: dict[str, Any] | None) -> dict[str, Any]:
+    record = record and {**record, "created": record["created"].isoformat()}
+    return {"id": uuid.uuid4().hex, "quota": quota, "record": record}
+
+
+def _write(directory: Path, name: str, content: dict[str, Any]) -> None:
+    """`content` as `directory/name`, whole or not at all, synced."""
+    directory.mkdir(parents=True, exist_ok=True)
+    draft = directory / f".{name}.draft"
+    with open(draft, "w") as file:
+        json.dump(content, file)
+        file.flush()
+        os.fsync(file.fileno())
+    draft.rename(directory / name)
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """The entry in `path`, or None if it can't be one."""
+    try:
+        entry = json.loads(path.read_text())
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or not {"quota", "record"} <= entry.keys():
+        return None
+    return entry
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", "replace")
+
+
+def _land(entry: dict[str, Any], *, name: str) -> str:
+    """Apply `entry` once: "applied", "duplicate" (an earlier try committed it) or "rejected" (set
+    aside). Raises DatabaseError only for an outage, with nothing written."""
+    try:
+        return _apply_once(entry)
+    except DatabaseError as exc:
+        if is_outage(exc):
+            raise
+        error: Exception = exc
+    except Exception as exc:  # an entry that is not what defer() writes (or a bug): no retry would cure it
+        return _set_aside(entry, name, f"not applicable: {type(exc).__name__}: {exc}")
+    # Refused for good: by what? (These reads may meet an outage too, and raise it.)
+    record = entry["record"]
+    if record and entry.get("id") and UsageRecord.objects.filter(outbox_id=entry["id"]).exists():
+        return "duplicate"  # another process applied it meanwhile
+    if record and not get_user_model().objects.filter(pk=record["user_id"]).exists():
+        return _set_aside(entry, name, f"user {record['user_id']} no longer exists")
+    if record and record.get("api_key_id") and not _key_exists(record["api_key_id"]):
+        entry = {**entry, "record": {**record, "api_key_id": None}}  # as the key's deletion leaves its records
+        try:
+            return _apply_once(entry)
+        except DatabaseError as exc:
+            if is_outage(exc):
+                raise
+            error = exc
+    return _set_aside(entry, name, f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}")
+
+
+def _key_exists(api_key_id: int) -> bool:
+    return UsageRecord._meta.get_field("api_key").related_model.objects.filter(pk=api_key_id).exists()
+
+
+def _set_aside(entry: dict[str, Any], name: str, reason: str) -> str:
+    """Keep `entry` under rejected/, with why, for an administrator; the flush goes on without it."""
+    _write(Path(settings.CHATGATEWAY_OUTBOX_DIR) / REJECTED, name, {**entry, "reason": reason})
+    logger.error("outbox: the end of a relay (user %s) set aside in %s/%s: %s", _user(entry), REJECTED, name, reason)
+    return "rejected"
+
+
+def _apply_once(entry: dict[str, Any]) -> str:
+    """The record and the quota's write in one transaction, unless the record of this entry's id is
+    already there; the unique `outbox_id` holds against two processes applying it at once."""
+    key = entry.get("id")  # None: written by a gateway from before the ids
     with transaction.atomic():
+        if fields := entry["record"]:
+            if key and UsageRecord.objects.filter(outbox_id=key).exists():
+                return "duplicate"
+            fields = {**fields, "outbox_id": key}
+            created = dt.datetime.fromisoformat(fields.pop("created"))
+            record = UsageRecord.objects.create(**fields)
+            UsageRecord.objects.filter(pk=record.pk).update(created=created)  # auto_now_add set it to now
         if quota := entry["quota"]:
             reservation = Reservation(
                 user_id=quota["user_id"],
@@ -153,14 +276,11 @@ def _apply(entry: dict[str, Any]) -> None:
                 refund_request(reservation=reservation)
             else:
                 settle_request(reservation=reservation, tokens=quota["tokens"])
-        if fields := entry["record"]:
-            created = dt.datetime.fromisoformat(fields.pop("created"))
-            record = UsageRecord.objects.create(**fields)
-            UsageRecord.objects.filter(pk=record.pk).update(created=created)  # auto_now_add set it to now
+    return "applied"
 
 
 def _user(entry: dict[str, Any]) -> Any:
-    return (entry["quota"] or entry["record"] or {}).get("user_id")
+    return (entry.get("quota") or entry.get("record") or {}).get("user_id")
 
 
 def _flush_leftovers(**kwargs: Any) -> None:

@@ -63,27 +63,36 @@ class RelayAttempt:
         if usage is None:
             prompt, completion = estimate_prompt_tokens(self.messages), estimate_tokens(answer)
             usage = upstream.Usage(prompt, completion, prompt + completion)
-        try:
-            settle_request(reservation=self.reservation, tokens=usage.total_tokens)
-            unsettled = None
-        except DatabaseError:  # the answer is the client's: the settlement waits in the outbox
-            unsettled = outbox.settlement(reservation=self.reservation, tokens=usage.total_tokens)
+        unsettled = self._settle(tokens=usage.total_tokens)  # the answer is the client's whatever happens
         self._record(status_code, model=model, usage=usage, estimated=estimated, answer=answer,
                      request_id=request_id, error=error, unsettled=unsettled)  # fmt: skip
         return usage
 
     def fail(self, error: upstream.UpstreamError) -> None:
         """The upstream failed: nothing counts."""
-        try:
-            refund_request(reservation=self.reservation)
-            unsettled = None
-        except DatabaseError:  # the client gets the upstream's error; the refund waits in the outbox
-            unsettled = outbox.settlement(reservation=self.reservation, tokens=None)
+        unsettled = self._settle(tokens=None)  # the client gets the upstream's error whatever happens
         self._record(error.status, error=error.reason, unsettled=unsettled)
 
     def refund(self) -> None:
         if self.reservation is not None:
             refund_request(reservation=self.reservation)
+
+    def _settle(self, *, tokens: int | None) -> dict[str, Any] | None:
+        """Settle the reservation with `tokens` used, or refund it (None). If the database has gone,
+        the quota's write to keep in the outbox with the record; an error that is no outage (the
+        database refuses this write for good) is resolved at once instead, so it can't block anything."""
+        try:
+            if tokens is None:
+                refund_request(reservation=self.reservation)
+            else:
+                settle_request(reservation=self.reservation, tokens=tokens)
+            return None
+        except DatabaseError as exc:
+            unsettled = outbox.settlement(reservation=self.reservation, tokens=tokens)
+            if outbox.is_outage(exc):
+                return unsettled
+            outbox.resolve(quota=unsettled, record=None)
+            return None
 
     def _record(
         self,
@@ -99,7 +108,10 @@ class RelayAttempt:
     ) -> None:
         """Store the attempt. If the database fails now, the client still gets the answer or error it
         has earned (a failed record must not turn an answer into a 503): what the database did not
-        take (the record, and the quota's `unsettled` write) goes to the outbox."""
+        take (the record, and the quota's `unsettled` write) goes to the outbox. A settlement kept in
+        the outbox takes its record with it, so that the outbox applies both in one transaction, once.
+        A record the database refuses for good (its user or API key deleted while the request was in
+        flight) is written without the key, or set aside (relay/outbox.py), never deferred."""
         usage = usage or upstream.Usage()
         keep_text = settings.CHATGATEWAY_STORE_TEXT
         fields = dict(
@@ -121,13 +133,15 @@ class RelayAttempt:
             completion_text=_storable(answer) if keep_text else "",
             created=timezone.now(),
         )
-        try:
-            UsageRecord.objects.create(**fields)
-            fields = None
-        except DatabaseError:
-            pass
-        if fields or unsettled:
-            outbox.defer(quota=unsettled, record=fields)
+        if unsettled is None:
+            try:
+                UsageRecord.objects.create(**fields)
+                return
+            except DatabaseError as exc:
+                if not outbox.is_outage(exc):
+                    outbox.resolve(quota=None, record=fields)
+                    return
+        outbox.defer(quota=unsettled, record=fields)
 
     def _elapsed_ms(self) -> int:
         return round((time.monotonic() - self.started) * 1000)

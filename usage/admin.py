@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -17,6 +19,7 @@ from django.utils.safestring import SafeString
 
 from quota.admin import QuotaInline
 from quota.models import Quota
+from relay import outbox
 from relay.models import UsageRecord
 from usage import dashboard
 
@@ -92,6 +95,8 @@ class UsageRecordAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if request.method == "GET" and (rejected := outbox.rejected_count()):
+            messages.warning(request, _rejected_warning(rejected))
         response = super().changelist_view(request, extra_context)
         # A redirect (bad filters) or an action's answer has no changelist to add up.
         if isinstance(response, TemplateResponse) and "cl" in response.context_data:
@@ -139,6 +144,15 @@ class _Line:
 
     def write(self, line: str) -> str:
         return line
+
+
+def _rejected_warning(count: int) -> str:
+    where = Path(settings.CHATGATEWAY_OUTBOX_DIR) / outbox.REJECTED
+    return (
+        f"{count} relay end{'s' if count != 1 else ''} the database refused for good (see the log: "
+        f"“set aside”) {'are' if count != 1 else 'is'} kept in {where}, not in these records. Each file "
+        "says why; a file moved back into the outbox's directory is applied once more, and never twice."
+    )
 
 
 def _csv_chunks(records: QuerySet[UsageRecord]) -> Iterator[str]:

@@ -67,3 +67,17 @@ def test_it_links_the_export_with_the_filters_and_the_dashboard(admin_client, ma
     content = response.content.decode()
     assert f'href="/admin/relay/usagerecord/export/?user__id__exact={ada.pk}"' in content
     assert 'href="/admin/relay/usagerecord/dashboard/"' in content
+
+
+def test_it_warns_of_relay_ends_the_outbox_set_aside(admin_client, settings):
+    assert "set aside" not in admin_client.get("/admin/relay/usagerecord/").content.decode()
+    rejected = settings.CHATGATEWAY_OUTBOX_DIR / "rejected"
+    rejected.mkdir(parents=True)
+    (rejected / "1-a.json").write_text('{"reason": "user 7 no longer exists"}')
+    (rejected / "2-b.json").write_text('{"reason": "user 7 no longer exists"}')
+
+    response = admin_client.get("/admin/relay/usagerecord/")
+
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert message.startswith("2 relay ends the database refused for good")
+    assert str(rejected) in message
