@@ -104,6 +104,8 @@ def made_up_usage(users: dict) -> list:
 
 
 def made_up_record(rng: random.Random, user, at: dt.datetime, failing: float):
+    from django.utils import timezone
+
     from relay.models import UsageRecord
 
     endpoint = rng.choices(list(ENDPOINTS), weights=list(ENDPOINTS.values()))[0]
@@ -115,7 +117,8 @@ def made_up_record(rng: random.Random, user, at: dt.datetime, failing: float):
         prompt, completion = (prompt, completion // 4) if status == 499 else (0, 0)
     latency = int(300 + completion * rng.uniform(8, 20))
     return UsageRecord(
-        user=user, created=at, endpoint=endpoint, stream=stream, status_code=status, error=error,
+        user=user, created=at, day=timezone.localdate(at), endpoint=endpoint, stream=stream, status_code=status,
+        error=error,
         model=rng.choices(list(MODELS), weights=list(MODELS.values()))[0],
         prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
         estimated=status == 499, latency_ms=latency, ttfb_ms=int(latency * 0.15) if stream else None,

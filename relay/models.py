@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class UsageRecord(models.Model):
@@ -23,6 +24,13 @@ class UsageRecord(models.Model):
         help_text="The API key the request came with; empty for a JWT.",
     )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    day = models.DateField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The day (in TIME_ZONE) whose quota the request was charged to: the day it was reserved on, "
+        "even when it ended after midnight. Reports count by it.",
+    )
     endpoint = models.CharField(max_length=16, choices=Endpoint.choices)
     stream = models.BooleanField(default=False)
     model = models.CharField(max_length=200)
@@ -57,3 +65,10 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.endpoint} {self.model} {self.status_code}"
+
+    def save(self, *args, **kwargs) -> None:
+        # The relay sets the day of its reservation; a record made any other way (the admin, a test, a
+        # script) is charged to the day it is made on.
+        if self.day is None:
+            self.day = timezone.localdate()
+        super().save(*args, **kwargs)

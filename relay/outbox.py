@@ -184,7 +184,7 @@ def _alive(pid: int) -> bool:
 
 
 def _entry(*, quota: dict[str, Any] | None, record: dict[str, Any] | None) -> dict[str, Any]:
-    record = record and {**record, "created": record["created"].isoformat()}
+    record = record and {**record, "created": record["created"].isoformat(), "day": record["day"].isoformat()}
     return {"id": uuid.uuid4().hex, "quota": quota, "record": record}
 
 
@@ -263,6 +263,8 @@ def _apply_once(entry: dict[str, Any]) -> str:
                 return "duplicate"
             fields = {**fields, "outbox_id": key}
             created = dt.datetime.fromisoformat(fields.pop("created"))
+            if fields.get("day"):  # written by a gateway from before records kept their day, if not
+                fields["day"] = dt.date.fromisoformat(fields["day"])
             record = UsageRecord.objects.create(**fields)
             UsageRecord.objects.filter(pk=record.pk).update(created=created)  # auto_now_add set it to now
         if quota := entry["quota"]:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from quota import clock
 from quota.services import Reservation, refund_request, reserve_request, settle_request
 from relay import outbox, upstream
 from relay.estimates import estimate_prompt_tokens, estimate_tokens, message_text
@@ -132,6 +133,8 @@ class RelayAttempt:
             prompt_text=_storable("\n\n".join(message_text(m) for m in self.messages)) if keep_text else "",
             completion_text=_storable(answer) if keep_text else "",
             created=timezone.now(),
+            # The day it was charged to, which a request in flight at midnight keeps.
+            day=self.reservation.day if self.reservation is not None else clock.today(),
         )
         if unsettled is None:
             try:

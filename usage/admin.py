@@ -27,6 +27,7 @@ from usage import dashboard
 CSV_COLUMNS = {
     "id": "id",
     "created": "created",
+    "day": "day",
     "user": "user__username",
     "api_key_prefix": "api_key__prefix",
     "endpoint": "endpoint",

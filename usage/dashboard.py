@@ -10,8 +10,6 @@ import dataclasses
 import datetime as dt
 
 from django.db.models import Avg, Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
-from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from quota import clock
@@ -46,9 +44,8 @@ class Period:
         return [self.first + dt.timedelta(days=n) for n in range((self.last - self.first).days + 1)]
 
     def records(self) -> QuerySet[UsageRecord]:
-        start = timezone.make_aware(dt.datetime.combine(self.first, dt.time.min))
-        end = timezone.make_aware(dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time.min))
-        return UsageRecord.objects.filter(created__gte=start, created__lt=end)
+        """The records charged to these days (the day each was reserved on, not the one it ended on)."""
+        return UsageRecord.objects.filter(day__gte=self.first, day__lte=self.last)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,12 +122,7 @@ def usage_totals(*, records: QuerySet[UsageRecord]) -> Totals:
 def usage_per_day(*, period: Period, user_id: int | None = None) -> list[Day]:
     """Each day of `period`, those without records included, in one query."""
     records = period.records() if user_id is None else period.records().filter(user_id=user_id)
-    rows = (
-        records.annotate(day=TruncDate("created", tzinfo=timezone.get_current_timezone()))
-        .values("day")
-        .annotate(**_counts())
-        .order_by("day")
-    )
+    rows = records.values("day").annotate(**_counts()).order_by("day")
     found = {row.pop("day"): row for row in rows}
     return [Day(day=day, **found.get(day, {})) for day in period.days()]
 

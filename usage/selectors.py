@@ -13,14 +13,22 @@ from relay.models import UsageRecord
 def usage_records_for(
     *, user_id: int, since: dt.date | None = None, until: dt.date | None = None, model: str | None = None
 ) -> QuerySet[UsageRecord]:
-    """`user_id`'s usage records, newest first, from day `since` through day `until` in TIME_ZONE, of `model`."""
+    """`user_id`'s usage records, newest first, charged to the days `since` through `until`, of `model`."""
     # The user filter and the newest-first order are the (user, -created) index, so a page costs
     # an index range scan however many records the table holds.
     records = UsageRecord.objects.filter(user_id=user_id).order_by("-created", "-id")
-    if since is not None and (start := _midnight_starting(since)) is not None:
-        records = records.filter(created__gte=start)
-    if until is not None and (end := _midnight_starting(until, days_later=1)) is not None:
-        records = records.filter(created__lt=end)
+    # By the day each request was charged to: a stream reserved before midnight and ended after it stays on
+    # its day. A record is made when its request ends, on or after the midnight that starts its day, and
+    # within a day of its end, so the `created` range (which the index serves, in order) is widened by a
+    # day after `until`, and `day` picks the records exactly.
+    if since is not None:
+        records = records.filter(day__gte=since)
+        if (start := _midnight_starting(since)) is not None:
+            records = records.filter(created__gte=start)
+    if until is not None:
+        records = records.filter(day__lte=until)
+        if (end := _midnight_starting(until, days_later=2)) is not None:
+            records = records.filter(created__lt=end)
     if model is not None:
         records = records.filter(model=model)
     # The texts can be long and are never listed: leave them in the database.

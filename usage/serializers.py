@@ -29,6 +29,7 @@ class UsageRecordSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "created",
+            "day",
             "endpoint",
             "model",
             "stream",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 from accounts.models import User
 from relay.models import UsageRecord
 
@@ -15,6 +17,6 @@ def record(user: User, *, at: dt.datetime | None = None, **fields) -> UsageRecor
     made = UsageRecord.objects.create(user=user, **values)
     if at is not None:
         # `created` is auto_now_add: it can only be moved afterwards.
-        UsageRecord.objects.filter(pk=made.pk).update(created=at)
+        UsageRecord.objects.filter(pk=made.pk).update(created=at, day=timezone.localdate(at))
         made.refresh_from_db()
     return made

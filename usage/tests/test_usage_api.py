@@ -18,6 +18,7 @@ NOON = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
 FIELDS = {
     "id",
     "created",
+    "day",
     "endpoint",
     "model",
     "stream",
@@ -79,6 +80,7 @@ def test_it_shows_each_records_numbers_and_never_its_texts(user, api):
         {
             "id": saved.pk,
             "created": "2026-07-01T12:00:00Z",
+            "day": "2026-07-01",
             "endpoint": "v1",
             "model": "gpt-4o",
             "stream": True,
