@@ -1,6 +1,6 @@
 """The login throttle holds across server processes (its counts live in the database, not in a process)
-and against a burst of parallel guesses, while parallel right passwords all get in; it counts the client address uvicorn believes, a trusted
-proxy's X-Forwarded-For included (FORWARDED_ALLOW_IPS)."""
+and against a burst of parallel guesses, while parallel right passwords all get in; it counts the client
+address uvicorn believes, a trusted proxy's X-Forwarded-For included (FORWARDED_ALLOW_IPS)."""
 
 from __future__ import annotations
 
