@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
-from accounts.login_throttle import client_address, login_succeeded, take_login_attempt
+from accounts.login_throttle import client_address, count_failure, login_succeeded, refuse_if_throttled
 from accounts.models import User
 
 
@@ -25,8 +25,10 @@ class ThrottledModelBackend(ModelBackend):
         if request is None or username is None or password is None:  # no client to hold back (shell, commands)
             return super().authenticate(request, username=username, password=password, **kwargs)
         address = client_address(request)
-        charged = take_login_attempt(address=address, username=username)
+        refuse_if_throttled(address=address, username=username)
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is not None:
-            login_succeeded(charged=charged, address=address, username=username)
+        if user is None:
+            count_failure(address=address, username=username)
+        else:
+            login_succeeded(address=address, username=username)
         return user

@@ -1,10 +1,22 @@
 """Password guessing: failed logins are limited per client address and per username.
 
 Every login that checks a password (`/token`, `/api/token/`, the admin's and the browsable API's login
-pages) goes through `accounts.backends.ThrottledModelBackend`, which takes one attempt from the
-address's and the username's allowance before checking the password, and gives it back when the
-password was right: only failures count. Taking before checking (one conditional UPDATE) means that a
-burst of parallel guesses cannot all pass a check made before any of them failed.
+pages) goes through `accounts.backends.ThrottledModelBackend`, in three steps:
+
+1. `refuse_if_throttled` before the password is checked: an address or username with no failures left
+   is refused at once, without hashing anything. This only reads, so right passwords arriving together
+   (a classroom behind one NAT) hold nothing back from each other: only failures count.
+2. A wrong password: `count_failure` takes one failure with a conditional UPDATE (`failures < limit`).
+   When none is left, because parallel guesses took the last ones while this one was being checked,
+   the answer is 429, not 401.
+3. A right password: `login_succeeded` checks again (step 1) and lets it in only while failures are
+   left, then remembers the address.
+
+The bound, whatever the concurrency: per key and window at most `CHATGATEWAY_LOGIN_MAX_FAILURES` logins
+are answered "wrong password", and a right password is let in only while fewer failures than that are
+counted. Every other attempt gets 429, whether its password was right or wrong, so it tells a guesser
+nothing. (Passwords are hashed for the attempts that arrive while failures are left, the ones in flight
+included; those beyond the limit cost hashing time but give no answer.)
 
 Policy for a username under attack from elsewhere: an address the user logged in from successfully
 in the last CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS is not held back by the username's failures (only by
@@ -53,33 +65,48 @@ def username_key(username: str) -> str:
     return "user:" + hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def take_login_attempt(*, address: str, username: str) -> list[str]:
-    """Count a login attempt against the address and the username before its password is checked.
-
-    Raises LoginThrottled (with the seconds to wait) when either has no attempts left; returns the keys
-    charged, for `login_succeeded` to give back.
-    """
+def refuse_if_throttled(*, address: str, username: str) -> None:
+    """Raise LoginThrottled (with the seconds to wait) when the address, or the username from an address it
+    is not known at, has no failures left. Reads only: attempts in flight take nothing."""
     now = timezone.now()
     LoginFailures.objects.filter(window_start__lte=now - _window()).delete()
+    wait = _wait(f"addr:{address}", now=now)
+    if wait:
+        logger.warning("login refused for %d s: too many failures from %s", wait, address)
+        raise LoginThrottled(wait=wait)
+    user_key = username_key(username)
+    wait = _wait(user_key, now=now)
+    if wait and not _is_known(user_key, address, now=now):
+        # The username is not logged: people type their password into the wrong field.
+        logger.warning("login refused for %d s: too many failures for the username tried from %s", wait, address)
+        raise LoginThrottled(wait=wait)
+
+
+def count_failure(*, address: str, username: str) -> None:
+    """A wrong password: count it against the address and the username (the username only from an address
+    it is not known at, when its own failures are used up).
+
+    Raises LoginThrottled when no failure is left to take: parallel guesses used them up while this
+    password was being checked, and the answer must not say whether it was right.
+    """
+    now = timezone.now()
     address_key, user_key = f"addr:{address}", username_key(username)
     wait = _take(address_key, now=now)
     if wait:
         logger.warning("login refused for %d s: too many failures from %s", wait, address)
         raise LoginThrottled(wait=wait)
     wait = _take(user_key, now=now)
-    if not wait:
-        return [address_key, user_key]
-    if _is_known(user_key, address, now=now):
-        return [address_key]
+    if not wait or _is_known(user_key, address, now=now):
+        return
     _give_back([address_key])
-    # The username is not logged: people type their password into the wrong field.
     logger.warning("login refused for %d s: too many failures for the username tried from %s", wait, address)
     raise LoginThrottled(wait=wait)
 
 
-def login_succeeded(*, charged: list[str], address: str, username: str) -> None:
-    """A right password: give the attempt back and remember the address as known for this username."""
-    _give_back(charged)
+def login_succeeded(*, address: str, username: str) -> None:
+    """A right password: let it in only if failures are still left (parallel guesses may have used the last
+    ones while it was checked; else LoginThrottled), and remember the address as known for this username."""
+    refuse_if_throttled(address=address, username=username)
     days = settings.CHATGATEWAY_LOGIN_KNOWN_ADDRESS_DAYS
     if days:
         now = timezone.now()
@@ -89,8 +116,17 @@ def login_succeeded(*, charged: list[str], address: str, username: str) -> None:
         )
 
 
+def _wait(key: str, *, now: dt.datetime) -> int:
+    """0 if `key` has failures left in its window, else the whole seconds until the window ends."""
+    limit = settings.CHATGATEWAY_LOGIN_MAX_FAILURES
+    start = LoginFailures.objects.filter(key=key, failures__gte=limit).values_list("window_start", flat=True).first()
+    if start is None:
+        return 0
+    return max(1, math.ceil((start + _window() - now).total_seconds()))
+
+
 def _take(key: str, *, now: dt.datetime) -> int:
-    """One attempt from `key`'s allowance: 0 if granted, else the whole seconds until its window ends."""
+    """One failure from `key`'s allowance: 0 if granted, else the whole seconds until its window ends."""
     limit = settings.CHATGATEWAY_LOGIN_MAX_FAILURES
     if LoginFailures.objects.filter(key=key, failures__lt=limit).update(failures=F("failures") + 1):
         return 0

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F
 
 
@@ -11,7 +11,16 @@ class User(AbstractUser):
     # Every JWT carries the version it was issued under; bumping it revokes them all at once.
     token_version = models.PositiveIntegerField(default=0, editable=False)
 
+    _password_made_unusable = False  # set_unusable_password() since the last save
+
     def save(self, *args, **kwargs) -> None:
+        # A new password ends every token (not the API keys): whatever sets it (the admin's password form,
+        # `manage.py changepassword`, import_users, the user) calls set_password() or
+        # set_unusable_password() and then saves. Django clears `_password` for the stronger hash it makes
+        # of the same password at login, which is therefore not a new password.
+        new_password = not self._state.adding and (self._password is not None or self._password_made_unusable)
+        if kwargs.get("update_fields") is not None and "password" not in kwargs["update_fields"]:
+            new_password = False
         # token_version changes only through revoke_tokens(): saving a user read earlier (an admin
         # form, say) must not undo a revocation made since.
         if not self._state.adding and kwargs.get("update_fields") is None:
@@ -20,7 +29,15 @@ class User(AbstractUser):
                 for field in self._meta.concrete_fields
                 if not field.primary_key and field.attname != "token_version"
             ]
-        super().save(*args, **kwargs)
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if new_password:
+                self.revoke_tokens()
+        self._password_made_unusable = False
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_made_unusable = True
 
     def revoke_tokens(self) -> None:
         """Invalidate every JWT issued to this user so far."""
