@@ -23,6 +23,8 @@ the last message, or for every request by `POST /_dev/fault {"fault": "<directiv
     [dev:leak=masked]  refuse with 400, quoting the key it was given in that form (exact, upper, lower,
                        masked as OpenAI writes it, ellipsis, zerowidth, fullwidth): what a careless
                        provider might say, for the gateway's redaction tests
+    [dev:tool_call=N]  unstreamed, answer with a call of the tool `lookup` whose arguments are N
+                       characters of JSON, and no text (finish_reason "tool_calls")
     [dev:nousage]      report no usage: no usage chunk even with stream_options.include_usage, and no
                        `usage` in an unstreamed answer
 
@@ -69,7 +71,7 @@ MODELS = ["gpt-4o-mini", "gpt-4o", "dev-echo"]
 CAPS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 _TOKEN = re.compile(r"\s*\S+")  # a token, with the whitespace before it
 _DIRECTIVE = re.compile(
-    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak)(?:=([0-9.]+|[a-z]+))?\]"
+    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak|tool_call)(?:=([0-9.]+|[a-z]+))?\]"
 )
 
 
@@ -140,6 +142,7 @@ class _Shape:
     stall: float = 0.0
     error_event: bool = False
     nousage: bool = False
+    tool_call: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> _Shape:
@@ -157,6 +160,7 @@ class _Shape:
             stall=number("stall", bare=1) or 0.0,
             error_event="error_event" in found,
             nousage="nousage" in found,
+            tool_call=None if (calls := number("tool_call", bare=100)) is None else int(calls),
         )
 
     def pieces(self, answer: str) -> list[str]:
@@ -250,6 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._stream(body, completion_id, pieces, usage, shape, finish_reason)
         time.sleep(len(pieces) * shape.interval)
         message = {"role": "assistant", "content": answer}
+        if shape.tool_call is not None:
+            message, finish_reason = _tool_call_message(shape.tool_call), "tool_calls"
         completion = {
             "id": completion_id,
             "object": "chat.completion",
@@ -429,6 +435,17 @@ def _exit_with_parent(upstream: DevUpstream, parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
     upstream.server.shutdown()
+
+
+def _tool_call_message(length: int) -> dict[str, Any]:
+    """An answer that calls the tool `lookup` with `length` characters of JSON arguments."""
+    arguments = json.dumps({"q": "x" * max(0, length - 9)})  # {"q": ""} is 9 characters
+    call = {
+        "id": f"call_{uuid.uuid4().hex[:12]}",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": arguments},
+    }
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
 
 
 def key_as(key: str, form: str) -> str:

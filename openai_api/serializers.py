@@ -15,14 +15,12 @@ from rest_framework import serializers
 
 from core.fields import StrictBooleanField, StrictIntegerField, TextField
 from core.openapi import CheckedByCode, allowed_models, message_list
+from relay.estimates import DATA_PARTS, prompt_chars
 from relay.rules import check_message_count, check_prompt_size
 from relay.serializers import UsageSerializer
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 MAX_CHOICES = 8  # `n`: one request may ask for this many answers at most
-# Content parts whose strings are data (an image, a sound, a file), not prompt text: bounded by the
-# body size limit instead, and counted by the upstream in tokens.
-DATA_PARTS = {"image_url", "input_audio", "file"}
 
 
 @extend_schema_field(
@@ -76,7 +74,7 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         # Every string the model reads counts: message contents, tool-call arguments, names, tool
         # descriptions (the validated messages hold only role and content, so the request is read).
         raw = self.initial_data
-        check_prompt_size(_text_length(raw.get("messages")) + _text_length(raw.get("tools")))
+        check_prompt_size(prompt_chars(raw))
         if not any(_says_something(message) for message in raw["messages"]):
             raise serializers.ValidationError(
                 {"messages": "The messages have no text: send a prompt that is not empty or only spaces."}
@@ -105,23 +103,6 @@ def _says_something(message: dict[str, Any]) -> bool:
         part.get("type") in DATA_PARTS or (isinstance(part.get("text"), str) and part["text"].strip())
         for part in content
     )
-
-
-def _text_length(value: Any) -> int:
-    """Characters in every string inside `value` (dictionary keys aside), data parts excepted.
-
-    Iterative, so that no nesting can exhaust a recursion (the parser limits it too: core/parsers.py)."""
-    length = 0
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            length += len(item)
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, dict) and item.get("type") not in DATA_PARTS:
-            pending.extend(item.values())
-    return length
 
 
 # What the gateway answers, as OpenAI documents it: used to describe /v1 in the schema. A completion is

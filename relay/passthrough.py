@@ -119,6 +119,7 @@ def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool, endpoint: 
         endpoint=endpoint,
         model=str(params["model"]),
         messages=params["messages"],
+        params=params,
         stream=stream,
     )
 

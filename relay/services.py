@@ -16,7 +16,7 @@ from django.utils import timezone
 from quota import clock
 from quota.services import Reservation, refund_request, reserve_request, settle_request
 from relay import outbox, upstream
-from relay.estimates import estimate_prompt_tokens, estimate_tokens, message_text
+from relay.estimates import estimate_request_tokens, estimate_tokens, message_text
 from relay.models import UsageRecord
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ class RelayAttempt:
     endpoint: str
     model: str
     messages: list[dict[str, Any]]
+    params: dict[str, Any] | None = None  # the whole request, whose every prompt field an estimate counts
     api_key_id: int | None = None
     stream: bool = False
     reservation: Reservation | None = None
@@ -62,7 +63,8 @@ class RelayAttempt:
         """The request counts, with the usage the upstream reported, else an estimate; that usage."""
         estimated = usage is None
         if usage is None:
-            prompt, completion = estimate_prompt_tokens(self.messages), estimate_tokens(answer)
+            prompt = estimate_request_tokens(self.params or {"messages": self.messages})
+            completion = estimate_tokens(answer)
             usage = upstream.Usage(prompt, completion, prompt + completion)
         unsettled = self._settle(tokens=usage.total_tokens)  # the answer is the client's whatever happens
         self._record(status_code, model=model, usage=usage, estimated=estimated, answer=answer,

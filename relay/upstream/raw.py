@@ -13,6 +13,7 @@ from typing import Any
 import httpx2  # the SDK's transport: its errors surface unwrapped while a stream is read
 from django.conf import settings
 
+from relay.estimates import answer_text
 from relay.upstream.clients import async_client, with_retries_async
 from relay.upstream.errors import UpstreamError, UpstreamTimeout, logged
 
@@ -195,11 +196,9 @@ def _chunk(data: str) -> dict[str, Any]:
 
 
 def _texts(messages: Any) -> str:
-    return "".join(
-        message["content"]
-        for message in messages
-        if isinstance(message, dict) and isinstance(message.get("content"), str)
-    )
+    """What the model wrote in `messages` (an answer's, or a chunk's deltas): text and tool calls alike,
+    which the upstream bills as completion tokens (relay.estimates.answer_text)."""
+    return "".join(answer_text(message) for message in messages)
 
 
 def _usage(value: Any) -> Usage | None:
