@@ -9,28 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import time_machine
-from django.db import OperationalError
 from django.utils import timezone
 
 from conftest import used_today
 from relay import outbox
 from relay.models import UsageRecord
-
-
-@pytest.fixture
-def database_fails(monkeypatch):
-    """The relay's writes after the upstream's answer fail, as when the database has just gone away."""
-
-    def gone(*args, **kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
-
-    monkeypatch.setattr(UsageRecord.objects, "create", gone)
-    monkeypatch.setattr("relay.services.settle_request", gone)
-    monkeypatch.setattr("relay.services.refund_request", gone)
-    monkeypatch.setattr(outbox, "start_flusher", lambda: None)  # these tests flush by hand
-    return monkeypatch
 
 
 def test_an_answer_whose_writes_fail_is_delivered_and_kept_in_the_outbox(api, user, database_fails):

@@ -12,9 +12,7 @@ import shutil
 import threading
 import time
 
-import pytest
 import requests
-from django.db import OperationalError
 from django.utils import timezone
 
 from accounts.models import User
@@ -107,20 +105,6 @@ def test_a_key_deleted_while_its_request_is_in_flight_leaves_a_record_without_th
     user.quota.refresh_from_db()
     assert user.quota.tokens_used_on(timezone.localdate()) == record.total_tokens
     assert user.quota.tokens_reserved == 0
-
-
-@pytest.fixture
-def database_fails(monkeypatch):
-    """The relay's writes after the upstream's answer fail, as when the database has just gone away."""
-
-    def gone(*args, **kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
-
-    monkeypatch.setattr(UsageRecord.objects, "create", gone)
-    monkeypatch.setattr("relay.services.settle_request", gone)
-    monkeypatch.setattr("relay.services.refund_request", gone)
-    monkeypatch.setattr(outbox, "start_flusher", lambda: None)  # these tests flush by hand
-    return monkeypatch
 
 
 def entries(directory) -> list:
