@@ -35,6 +35,14 @@ def gateway_uses_dev_upstream(settings, dev_upstream):
 
 
 @pytest.fixture(autouse=True)
+def no_lease_sweeps_in_the_test_process(settings):
+    """A test that serves the ASGI application in this process (InProcessGateway) must not start the
+    sweeper of lost reservations here: it would run outside the tests' database access. Server processes
+    that tests start sweep as configured; quota/tests/test_leases.py calls the sweep itself."""
+    settings.CHATGATEWAY_LEASE_SWEEP_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # The demo fixture's PBKDF2 hashes must still verify, so PBKDF2 stays in the list.
     settings.PASSWORD_HASHERS = [

@@ -1,5 +1,6 @@
-"""The gateway under load with faults (issue 6): many concurrent clients on every relay endpoint, the
-upstream failing a random share of their requests, and the database restarted once in the middle.
+"""The gateway under load with faults (issues 6 and 18): many concurrent clients on every relay endpoint,
+the upstream failing a random share of their requests, the database restarted once, a worker process
+killed with SIGKILL, and a user deleted while their requests are in flight.
 
     .venv/bin/python bench/fault_load.py            # 600 requests from 50 clients (about a minute)
     .venv/bin/python bench/fault_load.py --quick    # 80 requests from 10 clients, for the test suite
@@ -9,10 +10,17 @@ development upstream, and the production server as `make serve` does (bench/run.
 collectstatic, `manage.py serve`, DEBUG off, 2 workers). Each client sends requests one after another,
 each to a random endpoint (/api, /api/chat/, /v1, /v1 streamed) with, for a share of them, a random
 fault directive for the upstream. When a third of the requests are done the database is stopped
-(`pg_ctl stop -m fast`) and started again a few seconds later. At the end it checks, and exits 1 unless:
-- no request got a 500 (or any status outside the documented ones);
-- quota used = successful relays seen by the clients = usage records with status 200 (exact), and the
-  tokens used = the tokens of those records, once the outbox is empty;
+(`pg_ctl stop -m fast`) and started again a few seconds later; when two thirds are done one of the two
+workers is killed with SIGKILL (uvicorn starts another), cutting the requests it was serving. Meanwhile
+another user's clients send slow requests until that user is deleted (in Django, as an administrator
+would) while some are in flight. At the end it checks, and exits 1 unless:
+- no request got a 500 (or any status outside the documented ones; a request cut by the kill gets no
+  status, and the deleted user's once they are gone a 401);
+- quota used = usage records with status 200 (exact), between the successful relays seen by the clients
+  and those plus the requests the kill cut (a request may be settled before its answer was sent); the
+  tokens used = the tokens of those records; no reservation left held (the killed worker's are given
+  back by the other's sweep, and recorded as lost); the outbox empty (the deleted user's requests that
+  ended after the deletion set aside under rejected/, none stuck);
 - the gateway's memory (RSS of all its processes) is back near the baseline taken after a warm-up, and its
   idle upstream connections within that baseline plus the load's concurrency (see docs/faults.md).
 """
@@ -27,6 +35,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -68,8 +77,11 @@ FAULTS = {
     "timeout": "[dev:delay=3]",  # OPENAI_TIMEOUT is 2 s here
     "cut": "[dev:chunks=6] [dev:cut=3]",  # a stream cut midway; unstreamed, a normal answer
 }
+SLOW = {"slow": "[dev:chunks=8] [dev:interval=0.1] [dev:delay=0.3]"}  # the doomed user's: long in flight
 EXPECTED = {200, 502, 503, 504}  # 503 also while the database is gone
 OUTAGE_SECONDS = 4.0
+CUT = 0  # the status of a request whose worker was killed under it: none
+DOOMED_CLIENTS = 3  # the clients of the user deleted mid-run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +131,7 @@ def succeeded(endpoint: str, status: int, body: bytes) -> bool:
 
 
 async def one_request(endpoint: str, fault: str, credentials: dict[str, str], port: int) -> Outcome:
-    prompt = f"question {random.random():.6f} {FAULTS.get(fault, '')}".strip()  # noqa: S311  (not security)
+    prompt = f"question {random.random():.6f} {(FAULTS | SLOW).get(fault, '')}".strip()  # noqa: S311  (not security)
     connection = Connection(port)
     try:
         status, body, _ = await connection.send(build_request(endpoint, prompt, credentials, port))
@@ -130,16 +142,24 @@ async def one_request(endpoint: str, fault: str, credentials: dict[str, str], po
     return Outcome(endpoint, fault, status, succeeded(endpoint, status, body))
 
 
-async def load(plan: Plan, credentials: dict[str, str], port: int, postgres: PrivatePostgres) -> list[Outcome]:
-    """`plan.requests` requests from `plan.clients` clients; the database restarted after a third."""
+async def load(
+    plan: Plan, credentials: dict[str, str], port: int, postgres: PrivatePostgres, *, server_pid: int,
+    doomed: dict[str, str], env: dict[str, str],
+) -> tuple[list[Outcome], list[Outcome], int]:  # fmt: skip
+    """`plan.requests` requests from `plan.clients` clients; the database restarted after a third, a
+    worker killed after two thirds, the doomed user deleted after half (each once the database is back).
+    The doomed user's requests (until they are deleted), and the pid of the killed worker."""
     rng = random.Random(6)  # noqa: S311  (a reproducible mix, not security)
     work = [
         (rng.choice(ENDPOINTS), rng.choice(list(FAULTS)) if rng.random() < plan.fault_share else "none")
         for _ in range(plan.requests)
     ]
     outcomes: list[Outcome] = []
-    restart_at = plan.requests // 3
+    doomed_outcomes: list[Outcome] = []
+    restart_at, kill_at, delete_at = plan.requests // 3, 2 * plan.requests // 3, plan.requests // 2
     restarted = asyncio.Event()
+    killed: list[int] = []
+    deleted = asyncio.Event()
 
     async def restart_database() -> None:
         while len(outcomes) < restart_at:
@@ -149,15 +169,50 @@ async def load(plan: Plan, credentials: dict[str, str], port: int, postgres: Pri
         await asyncio.to_thread(postgres.start)
         restarted.set()
 
+    async def kill_a_worker() -> None:
+        await restarted.wait()  # one fault at a time
+        while len(outcomes) < kill_at:
+            await asyncio.sleep(0.05)
+        worker = next(pid for pid in process_tree(server_pid) if is_worker(pid))
+        os.kill(worker, signal.SIGKILL)
+        killed.append(worker)
+
+    async def delete_the_doomed_user() -> None:
+        await restarted.wait()  # an administrator's deletion needs the database
+        while len(outcomes) < delete_at:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(manage, env, "shell", "--command", DELETE_DOOMED)
+        deleted.set()
+
     async def client() -> None:
         while work:
             endpoint, fault = work.pop()
             outcomes.append(await one_request(endpoint, fault, credentials, port))
 
-    await asyncio.gather(restart_database(), *(client() for _ in range(plan.clients)))
+    async def doomed_client(n: int) -> None:
+        while not deleted.is_set():  # then one more, refused
+            endpoint = ["/v1", "/v1 streamed", "/api/chat/"][n % 3]
+            doomed_outcomes.append(await one_request(endpoint, "slow", doomed, port))
+        doomed_outcomes.append(await one_request("/v1", "none", doomed, port))
+
+    await asyncio.gather(
+        restart_database(), kill_a_worker(), delete_the_doomed_user(),
+        *(client() for _ in range(plan.clients)), *(doomed_client(n) for n in range(DOOMED_CLIENTS)),
+    )  # fmt: skip
     if not restarted.is_set():
         raise RuntimeError("the run ended before the database restart")
-    return outcomes
+    return outcomes, doomed_outcomes, killed[0]
+
+
+DELETE_DOOMED = "from accounts.models import User; User.objects.filter(username='doomed').delete()"
+
+
+def is_worker(pid: int) -> bool:
+    """One of uvicorn's worker processes (multiprocessing's spawned children, not its resource tracker)."""
+    with contextlib.suppress(OSError):
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"spawn_main" in command and b"resource_tracker" not in command
+    return False
 
 
 # --- what the gateway holds ------------------------------------------------------------------------
@@ -183,7 +238,9 @@ COUNTS = """
 SELECT q.used, q.tokens_used,
        (SELECT count(*) FROM relay_usagerecord WHERE user_id = u.id AND status_code = 200),
        (SELECT coalesce(sum(total_tokens), 0) FROM relay_usagerecord WHERE user_id = u.id AND status_code = 200),
-       (SELECT count(*) FROM relay_usagerecord WHERE user_id = u.id)
+       (SELECT count(*) FROM relay_usagerecord WHERE user_id = u.id),
+       (SELECT count(*) FROM relay_usagerecord WHERE user_id = u.id AND error = 'gateway_lost_request'),
+       (SELECT count(*) FROM quota_lease)
 FROM accounts_user u JOIN quota_quota q ON q.user_id = u.id WHERE u.username = 'bench'
 """
 
@@ -194,7 +251,7 @@ def stored_counts(database_url: str) -> dict[str, int]:
 
     with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1)) as db:
         row = db.execute(COUNTS).fetchone()
-    names = ["quota_used", "quota_tokens", "records_200", "record_tokens", "records"]
+    names = ["quota_used", "quota_tokens", "records_200", "record_tokens", "records", "records_lost", "leases"]
     return dict(zip(names, (int(n) for n in row), strict=True))
 
 
@@ -238,10 +295,12 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
             "DATABASE_POOL_TIMEOUT": "2",
             "CHATGATEWAY_OUTBOX_DIR": str(workdir / "outbox"),
             "CHATGATEWAY_OUTBOX_RETRY_SECONDS": "0.5",
+            "CHATGATEWAY_LEASE_SWEEP_SECONDS": "0.5",
         }
         manage(env, "migrate", "--noinput")
         # No collectstatic: the run asks only the API, whose answers use no static file.
         credentials = make_user(env)
+        doomed = make_user(env, username="doomed")
         server = stack.enter_context(running([PYTHON, "manage.py", "serve"], env=env, log=workdir / "gateway.log"))
         wait_for(f"http://127.0.0.1:{port}/healthz", server, "the gateway")
 
@@ -252,20 +311,26 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         }
         before = stored_counts(postgres.url("gateway"))
         started = time.monotonic()
-        outcomes = asyncio.run(load(plan, credentials, port, postgres))
+        outcomes, doomed_outcomes, killed = asyncio.run(
+            load(plan, credentials, port, postgres, server_pid=server.pid, doomed=doomed, env=env)
+        )
         seconds = time.monotonic() - started
         outbox = workdir / "outbox"
         settled(lambda: len(list(outbox.glob("*.json*"))) if outbox.exists() else 0, 0)
+        settled(lambda: stored_counts(postgres.url("gateway"))["leases"], 0)
         after = {
             "rss_mb": gateway_rss_mb(server.pid),
             "upstream_connections": settled(
                 lambda: upstream_connections(upstream_url), baseline["upstream_connections"]
             ),
             "outbox_left": len(list(outbox.glob("*.json*"))) if outbox.exists() else 0,
+            "left": sorted(path.name for path in outbox.glob("*")) if outbox.exists() else [],
+            "rejected": [json.loads(path.read_text()) for path in (outbox / "rejected").glob("*.json")],
         }
         counts = {name: value - before[name] for name, value in stored_counts(postgres.url("gateway")).items()}
         log = (workdir / "gateway.log").read_text(errors="replace")
-    return {"outcomes": outcomes, "seconds": seconds, "baseline": baseline, "after": after, "counts": counts,
+    return {"outcomes": outcomes, "doomed": doomed_outcomes, "killed": killed, "seconds": seconds,
+            "baseline": baseline, "after": after, "counts": counts,
             "tracebacks_in_log": log.count("Traceback"), "key_in_log": UPSTREAM_KEY in log,
             "kept_in_outbox": log.count("is kept in the outbox")}  # fmt: skip
 
@@ -274,7 +339,8 @@ def report(plan: Plan, result: dict[str, Any]) -> dict[str, bool]:
     outcomes: list[Outcome] = result["outcomes"]
     print(f"\nFault load: {len(outcomes)} requests from {plan.clients} clients in {result['seconds']:.1f} s, "
           f"{plan.fault_share:.0%} with an upstream fault, "
-          f"the database restarted once ({OUTAGE_SECONDS:.0f} s down)")  # fmt: skip
+          f"the database restarted once ({OUTAGE_SECONDS:.0f} s down), worker {result['killed']} killed, "
+          f"a user deleted with requests in flight")  # fmt: skip
     print(f"commit {code_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")
     statuses = sorted({o.status for o in outcomes})
     print(f"{'fault':<10}" + "".join(f"{s:>7}" for s in statuses) + f"{'ok':>7}")
@@ -286,22 +352,40 @@ def report(plan: Plan, result: dict[str, Any]) -> dict[str, bool]:
     print("\n" + "  ".join(f"{e}: {by_endpoint[(e, True)]} ok / {by_endpoint[(e, False)]} not" for e in ENDPOINTS))
     counts, base, after = result["counts"], result["baseline"], result["after"]
     successes = sum(o.success for o in outcomes)
+    cut = sum(o.status == CUT for o in outcomes)
+    doomed = result["doomed"]
     print(
-        f"\nsuccessful relays (clients) {successes} | quota used {counts['quota_used']} | "
-        f"usage records 200 {counts['records_200']} | all records {counts['records']} | "
-        f"tokens: quota {counts['quota_tokens']}, records {counts['record_tokens']}"
+        f"\nsuccessful relays (clients) {successes} | cut by the kill {cut} | quota used {counts['quota_used']} | "
+        f"usage records 200 {counts['records_200']} | recorded lost {counts['records_lost']} | "
+        f"all records {counts['records']} | "
+        f"tokens: quota {counts['quota_tokens']}, records {counts['record_tokens']} | "
+        f"leases held at the end {counts['leases']}"
     )
     print(f"relay ends kept in the outbox while the database was gone {result['kept_in_outbox']}, "
-          f"left in it at the end {after['outbox_left']}")  # fmt: skip
+          f"left in it at the end {after['outbox_left']}, "
+          f"set aside (the deleted user's) {len(after['rejected'])}")  # fmt: skip
+    if after["outbox_left"]:
+        print(f"left in the outbox: {after['left']}")
+    print(f"the deleted user's requests: {dict(sorted(Counter(o.status for o in doomed).items()))}")
     print(
         f"gateway RSS {base['rss_mb']:.0f} MB before, {after['rss_mb']:.0f} MB after | "
         f"idle upstream connections {base['upstream_connections']} before, {after['upstream_connections']} after"
     )
     verdicts = {
-        "no 500 or undocumented status": {o.status for o in outcomes} <= EXPECTED,
-        "quota used = successful relays = records (exact)": successes == counts["quota_used"] == counts["records_200"],
+        "no 500 or undocumented status": {o.status for o in outcomes} <= EXPECTED | {CUT},
+        "only requests in flight were cut by the kill": cut <= plan.clients,
+        "quota used = records (exact), between the relays seen and those plus the cut ones": (
+            counts["quota_used"] == counts["records_200"] and successes <= counts["quota_used"] <= successes + cut
+        ),
         "tokens used = tokens recorded": counts["quota_tokens"] == counts["record_tokens"],
+        "no reservation left held": counts["leases"] == 0,
         "outbox empty": after["outbox_left"] == 0,
+        "the deleted user: answered until deleted (503 while the database was gone), then 401": (
+            {o.status for o in doomed} <= {200, 503, 401, CUT} and doomed[-1].status == 401
+        ),
+        "only the deleted user's relay ends set aside": all(
+            "no longer exists" in entry["reason"] for entry in after["rejected"]
+        ),
         "RSS back near baseline (+30 MB)": after["rss_mb"] <= base["rss_mb"] + 30,
         # The SDK's pools keep idle connections alive (up to 100 a worker) and do not prune every expired
         # one on the next request: after a load they hold about as many as the load's concurrency, with

@@ -373,7 +373,7 @@ from accounts.models import User
 from accounts.tokens import issue_access_token
 from apikeys.services import create_api_key
 from quota.models import Quota
-user = User.objects.create_user(username="bench", password=None)
+user = User.objects.create_user(username=USERNAME, password=None)
 Quota.objects.get_or_create(user=user)
 Quota.objects.filter(user=user).update(daily_limit=2_000_000_000, daily_token_limit=None)
 _, key = create_api_key(user=user, name="bench")
@@ -381,9 +381,9 @@ print("BENCH", json.dumps({"jwt": str(issue_access_token(user)), "api_key": key}
 """
 
 
-def make_user(env: dict[str, str]) -> dict[str, str]:
+def make_user(env: dict[str, str], *, username: str = "bench") -> dict[str, str]:
     """A user with a huge daily limit, and a JWT and an API key of theirs."""
-    output = manage(env, "shell", "--verbosity", "0", "--command", MAKE_USER)
+    output = manage(env, "shell", "--verbosity", "0", "--command", f"USERNAME = {username!r}\n{MAKE_USER}")
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     return json.loads(line[len("BENCH ") :])
 

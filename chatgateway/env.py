@@ -42,7 +42,8 @@ def envint(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
-def envfloat(name: str, default: float, *, minimum: float = 0.0) -> float:
+def envfloat(name: str, default: float, *, minimum: float = 0.0, or_zero: bool = False) -> float:
+    """A number greater than `minimum` (or 0, if `or_zero`: a setting that 0 turns off)."""
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
@@ -50,7 +51,7 @@ def envfloat(name: str, default: float, *, minimum: float = 0.0) -> float:
         number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
-    if number <= minimum:
+    if number <= minimum and not (or_zero and number == 0):
         raise ImproperlyConfigured(f"{name} must be greater than {minimum}, not {number}")
     return number
 

@@ -313,6 +313,22 @@ OPENAI_TIMEOUT = envfloat(
     "OPENAI_TIMEOUT", 60.0
 )  # seconds for an answer or a first chunk, retries included; and the longest pause inside a stream
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
+# The longest a relayed request may last: a stream still running then ends with an error event, and
+# counts with what it sent (relay/streams.py). A non-streamed request is bounded by OPENAI_TIMEOUT.
+CHATGATEWAY_MAX_REQUEST_SECONDS = envfloat("CHATGATEWAY_MAX_REQUEST_SECONDS", 600.0)
+if CHATGATEWAY_MAX_REQUEST_SECONDS < OPENAI_TIMEOUT:
+    raise ImproperlyConfigured("CHATGATEWAY_MAX_REQUEST_SECONDS must be at least OPENAI_TIMEOUT.")
+# Each reservation is a lease (quota/leases.py) that expires this long after it was taken: longer than
+# any request may last (the longest stream, plus the longest pause inside one), so that only the lease
+# of a lost request (its process killed, its host gone) ever expires. Each server process looks for
+# lost ones every CHATGATEWAY_LEASE_SWEEP_SECONDS (0: this process doesn't; a reservation about to be
+# refused still looks at once).
+CHATGATEWAY_LEASE_SECONDS = envfloat("CHATGATEWAY_LEASE_SECONDS", CHATGATEWAY_MAX_REQUEST_SECONDS + OPENAI_TIMEOUT + 60)
+if CHATGATEWAY_LEASE_SECONDS <= CHATGATEWAY_MAX_REQUEST_SECONDS + OPENAI_TIMEOUT:
+    raise ImproperlyConfigured(
+        "CHATGATEWAY_LEASE_SECONDS must be longer than CHATGATEWAY_MAX_REQUEST_SECONDS + OPENAI_TIMEOUT."
+    )
+CHATGATEWAY_LEASE_SWEEP_SECONDS = envfloat("CHATGATEWAY_LEASE_SWEEP_SECONDS", 30.0, or_zero=True)
 
 # --- `make run` (manage.py rungateway) and `make serve` (manage.py serve) serve on HOST:PORT -------
 RUN_HOST = envstr("HOST", "127.0.0.1")

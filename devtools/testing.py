@@ -6,6 +6,7 @@ database on the server the suite runs against), migrates it, and serves it on a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,29 @@ class GatewayServer:
             self._process.wait(timeout=30)
         if self._pg_database:
             self._admin_sql(f'DROP DATABASE IF EXISTS "{self._pg_database}" WITH (FORCE)')
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash: no shutdown code runs), and wait until it is gone."""
+        if self._process:
+            self._process.kill()
+            self._process.wait(timeout=30)
+
+    @contextlib.contextmanager
+    def another_process(self, env: dict[str, str] | None = None) -> Iterator[str]:
+        """A second server process (one worker) on this server's database and settings (`env`: more);
+        its URL."""
+        port = free_port()
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "uvicorn", "chatgateway.asgi:application", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            cwd=settings.BASE_DIR, env={**self.env, **(env or {})},
+        )  # fmt: skip
+        try:
+            wait_until_healthy(f"http://127.0.0.1:{port}", process=process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
     def manage(self, *args: str) -> str:
         """Run a management command against this server's database; its standard output."""

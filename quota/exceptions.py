@@ -66,3 +66,12 @@ class QuotaExceeded(ApplicationError):
     @property
     def headers(self) -> dict[str, str]:
         return rate_limit_headers(self.allowance)
+
+
+class UserGone(ApplicationError):
+    """The user was deleted while their request was being served (after it was authenticated): 401, as
+    their credentials get from then on; nothing was taken."""
+
+    status = 401
+    code = "user_not_found"
+    message = gettext_lazy("The user of this token no longer exists.")

@@ -118,3 +118,33 @@ class Quota(models.Model):
         if limit is None:
             return None
         return max(0, limit - self.tokens_used_on(day) - self.tokens_reserved_on(day))
+
+
+class Lease(models.Model):
+    """A reservation in flight: one request taken from `user`'s count for `day`, with `token_budget`
+    completion tokens set aside (None: no token limit applied), held by the server process `owner`
+    until `expires`.
+
+    Whoever deletes the lease settles the reservation, in the same transaction (quota.services): the
+    request's own process when it ends, or any process once the owner is gone or the lease has
+    expired (quota.leases). So a reservation is settled exactly once, and none outlives its request
+    by more than the lease's length. The quota row's `tokens_reserved` is the sum of its day's leases'
+    budgets, kept in step by those transactions.
+    """
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    day = models.DateField()
+    token_budget = models.PositiveBigIntegerField(null=True, blank=True)
+    # The process serving the request: "host pid start-time" (quota.leases.this_process).
+    owner = models.CharField(max_length=300)
+    taken = models.DateTimeField()
+    expires = models.DateTimeField(db_index=True)
+    # What the request was, for the record of a request its process lost (relay: endpoint, model, key).
+    note = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner"], name="quota_lease_owner")]
+
+    def __str__(self) -> str:
+        return f"lease of user {self.user_id} on {self.day} held by {self.owner} until {self.expires:%H:%M:%S}"

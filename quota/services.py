@@ -5,21 +5,29 @@ capped to what is left after the budgets of requests already in flight) when it 
 ends, the budget is released and the tokens it really used are added (`settle_request`), or, when
 it failed, everything is given back (`refund_request`). So a user can pass a daily token limit only
 by the prompts of the requests in flight at the time; a request limit is never passed.
+
+Each reservation is a lease (quota.models.Lease), and whoever deletes the lease applies the settlement
+in the same transaction: the request's own process, or another one once the request is lost
+(quota.leases). A reservation is settled once, however many try.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, F, PositiveBigIntegerField, Q, Value, When
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
-from quota import clock
-from quota.exceptions import QuotaExceeded
-from quota.models import Quota
+from quota import clock, leases
+from quota.exceptions import QuotaExceeded, UserGone
+from quota.models import Lease, Quota
+from quota.signals import lease_lost
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +50,7 @@ class Reservation:
     day: dt.date
     token_budget: int | None
     allowance: Allowance
+    lease_id: uuid.UUID | None = None  # None: an outbox entry from before leases (relay/outbox.py)
 
     def settled(self, *, tokens: int) -> Allowance:
         """Where the user stands once this request is settled with `tokens` used: its budget given
@@ -66,17 +75,40 @@ class QuotaStatus:
     resets_at: dt.datetime
 
 
-def reserve_request(*, user_id: int, completion_tokens: int | None = None) -> Reservation:
+def reserve_request(
+    *, user_id: int, completion_tokens: int | None = None, note: dict[str, Any] | None = None
+) -> Reservation:
     """Take one request, and under a token limit a budget of up to `completion_tokens` (default
-    CHATGATEWAY_COMPLETION_RESERVE), from today's allowance; or raise QuotaExceeded.
+    CHATGATEWAY_COMPLETION_RESERVE), from today's allowance, as a lease held by this process (`note`:
+    what the request is, for the record if it is lost); or raise QuotaExceeded.
 
-    The user's row is read under a lock and written in the same transaction (two statements), so
+    A user who would be refused while leases of lost requests hold their allowance gets those back
+    first (quota.leases), and is asked again.
+    """
+    try:
+        return _reserve(user_id, completion_tokens, note)
+    except QuotaExceeded:
+        if not leases.reap_lost_leases(user_id=user_id):
+            raise
+    return _reserve(user_id, completion_tokens, note)
+
+
+def _reserve(user_id: int, completion_tokens: int | None, note: dict[str, Any] | None) -> Reservation:
+    """The user's row is read under a lock and written in the same transaction, with the lease, so
     concurrent requests from any number of processes queue on that one row and can never take more
     than the limits. A single conditional UPDATE would do for the request count alone, but the
     budget depends on what is left, which the UPDATE could not report back. A row still on an earlier
     day starts afresh here (no reset has to have run); a row already on a later day (another host's
-    clock passed midnight first) is counted as it stands: a day never moves backwards.
+    clock passed midnight first) is counted as it stands: a day never moves backwards. A user deleted
+    meanwhile has no row to lock, and the lease naming them can't be written: UserGone.
     """
+    try:
+        return _reserve_in_transaction(user_id, completion_tokens, note)
+    except IntegrityError:  # the lease (or a new quota row) names a user deleted since they were authenticated
+        raise UserGone from None
+
+
+def _reserve_in_transaction(user_id: int, completion_tokens: int | None, note: dict[str, Any] | None) -> Reservation:
     today = clock.today()
     with transaction.atomic():
         quota = Quota.objects.select_related("plan").select_for_update(of=("self",)).filter(user_id=user_id).first()
@@ -98,6 +130,11 @@ def reserve_request(*, user_id: int, completion_tokens: int | None = None) -> Re
         Quota.objects.filter(pk=quota.pk).update(
             used=used + 1, tokens_used=tokens_used, tokens_reserved=reserved + (budget or 0), day=day
         )
+        taken = timezone.now()
+        lease = Lease.objects.create(
+            id=uuid.uuid4(), user_id=user_id, day=day, token_budget=budget, owner=leases.this_process(),
+            taken=taken, expires=leases.expiry(taken), note=note or {},
+        )  # fmt: skip
     allowance = Allowance(
         request_limit=request_limit,
         requests_remaining=request_limit - used - 1,
@@ -105,7 +142,7 @@ def reserve_request(*, user_id: int, completion_tokens: int | None = None) -> Re
         tokens_remaining=None if token_limit is None else token_limit - tokens_used - reserved - (budget or 0),
         resets_in=clock.seconds_until_reset(),
     )
-    return Reservation(user_id=user_id, day=day, token_budget=budget, allowance=allowance)
+    return Reservation(user_id=user_id, day=day, token_budget=budget, allowance=allowance, lease_id=lease.id)
 
 
 def _refuse(kind: str, limit: int, quota: Quota, today: dt.date) -> None:
@@ -119,23 +156,54 @@ def _refuse(kind: str, limit: int, quota: Quota, today: dt.date) -> None:
     raise QuotaExceeded(kind=kind, limit=limit, resets_at=clock.next_reset(), allowance=allowance)
 
 
-def settle_request(*, reservation: Reservation, tokens: int) -> None:
+def settle_request(*, reservation: Reservation, tokens: int) -> bool:
     """The request counts: release its budget and add the `tokens` it used, on its own day only
-    (a request in flight at midnight is not charged to the new day)."""
-    Quota.objects.filter(user_id=reservation.user_id, day=reservation.day).update(
-        tokens_reserved=_released(reservation), tokens_used=F("tokens_used") + tokens
+    (a request in flight at midnight is not charged to the new day). False if its lease was settled
+    already (its request was taken for lost, or an administrator reset the user's counts): then
+    nothing changes."""
+    with transaction.atomic():
+        if not _end_lease(reservation.lease_id):
+            return False
+        Quota.objects.filter(user_id=reservation.user_id, day=reservation.day).update(
+            tokens_reserved=_released(reservation.token_budget), tokens_used=F("tokens_used") + tokens
+        )
+    return True
+
+
+def refund_request(*, reservation: Reservation) -> bool:
+    """Give back a reserved request and its budget (its relay failed); a no-op once its day has passed.
+    False if its lease was settled already."""
+    with transaction.atomic():
+        if not _end_lease(reservation.lease_id):
+            return False
+        _give_back(reservation.user_id, reservation.day, reservation.token_budget)
+    return True
+
+
+def settle_lost_lease(lease: Lease) -> bool:
+    """Settle the lease of a lost request as failed: everything given back, and `lease_lost` sent in
+    the same transaction (the relay records the loss). False if it was settled meanwhile."""
+    with transaction.atomic():
+        if not _end_lease(lease.pk):
+            return False
+        _give_back(lease.user_id, lease.day, lease.token_budget)
+        lease_lost.send(sender=Lease, lease=lease)
+    return True
+
+
+def _end_lease(lease_id: uuid.UUID | None) -> bool:
+    """Delete the lease: whoever does settles it. An entry from before leases has none to delete."""
+    return lease_id is None or Lease.objects.filter(pk=lease_id).delete()[0] > 0
+
+
+def _give_back(user_id: int, day: dt.date, token_budget: int | None) -> None:
+    Quota.objects.filter(user_id=user_id, day=day).update(
+        used=Greatest(F("used") - 1, Value(0)), tokens_reserved=_released(token_budget)
     )
 
 
-def refund_request(*, reservation: Reservation) -> None:
-    """Give back a reserved request and its budget (its relay failed); a no-op once its day has passed."""
-    Quota.objects.filter(user_id=reservation.user_id, day=reservation.day).update(
-        used=Greatest(F("used") - 1, Value(0)), tokens_reserved=_released(reservation)
-    )
-
-
-def _released(reservation: Reservation) -> Greatest:
-    return Greatest(F("tokens_reserved") - (reservation.token_budget or 0), Value(0))
+def _released(token_budget: int | None) -> Greatest:
+    return Greatest(F("tokens_reserved") - (token_budget or 0), Value(0))
 
 
 def reset_stale_counts() -> int:
@@ -145,23 +213,33 @@ def reset_stale_counts() -> int:
 
 
 def reset_today(*, user_ids: list[int]) -> int:
-    """Give these users today's allowance afresh (an administrator's action).
+    """Give these users today's allowance afresh (an administrator's action), their requests in flight
+    included: their leases are ended here, so those requests, when they end, change no count (their
+    usage records are still written). A row already on a later day (another host's clock) keeps it.
+    How many users were reset.
 
-    Budgets of requests in flight stay reserved, so that settling them can't take the count below
-    zero, and a row already on a later day (another host's clock) keeps that day. A request in flight
-    that fails after the reset gives its request back to the fresh count: an administrator's reset can
-    grant at most the requests then in flight on top of the limit.
-    """
+    Per user, one transaction that takes the leases before the quota row, in the order settling does,
+    so the two never wait on each other; a lease taken meanwhile is not one of those deleted, and its
+    budget stays reserved."""
     today = clock.today()
-    stale = Q(day__lt=today) | Q(day__isnull=True)
-    return Quota.objects.filter(user_id__in=user_ids).update(
-        used=0,
-        tokens_used=0,
-        tokens_reserved=Case(
-            When(stale, then=Value(0)), default=F("tokens_reserved"), output_field=PositiveBigIntegerField()
-        ),
-        day=Case(When(stale, then=Value(today)), default=F("day")),
-    )
+    reset = 0
+    for user_id in user_ids:
+        with transaction.atomic():
+            held = Lease.objects.select_for_update().filter(user_id=user_id)
+            ended = list(held.values_list("pk", "day", "token_budget"))
+            Lease.objects.filter(pk__in=[pk for pk, _, _ in ended]).delete()
+            quota = Quota.objects.select_for_update().filter(user_id=user_id).first()
+            if quota is None:
+                continue
+            stale = quota.day is None or quota.day < today
+            released = sum(budget or 0 for _, day, budget in ended if day == quota.day)
+            reset += Quota.objects.filter(pk=quota.pk).update(
+                used=0,
+                tokens_used=0,
+                tokens_reserved=0 if stale else max(0, quota.tokens_reserved - released),
+                day=today if stale else quota.day,
+            )
+    return reset
 
 
 def quota_status(*, user_id: int) -> QuotaStatus:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from quota.models import Quota
 
@@ -12,3 +12,8 @@ def give_every_user_a_quota(sender, instance, created: bool, raw: bool = False, 
     """However a user is made (admin, createsuperuser, loaddata, import), they get a quota."""
     if created or raw:
         Quota.objects.get_or_create(user_id=instance.pk)
+
+
+# Sent when a lease of a lost request is settled (quota.services.settle_lost_lease), inside its transaction:
+# `lease` (quota.models.Lease) says whose, which day and what the request was (`lease.note`).
+lease_lost = Signal()

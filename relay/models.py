@@ -14,6 +14,8 @@ class UsageRecord(models.Model):
         V1 = "v1", "/v1/chat/completions (OpenAI compatible)"
         CONVERSATION = "conversation", "/api/conversations/<id>/messages/ (a conversation's message)"
 
+    LOST = "gateway_lost_request"  # `error` of a request whose server process ended before it did
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
     api_key = models.ForeignKey(
         "apikeys.APIKey",
@@ -48,18 +50,20 @@ class UsageRecord(models.Model):
     # Kept only when CHATGATEWAY_STORE_TEXT is on (off by default: prompts are the users' business).
     prompt_text = models.TextField(blank=True)
     completion_text = models.TextField(blank=True)
-    # Set only by the outbox (relay/outbox.py): the entry this record came from, so that an entry
-    # replayed after a crash between its commit and its file's deletion is applied once.
-    outbox_id = models.UUIDField(null=True, blank=True, editable=False)
+    # The reservation (quota lease) this record ends, unique: whichever of the request's own process, the
+    # outbox (relay/outbox.py: an entry replayed after a crash between its commit and its file's deletion)
+    # or another process settling a lost request (relay/lost.py) writes it first, it is written once.
+    reservation_id = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["user", "-created"], name="usage_user_newest")]
         constraints = [
-            # Partial: the relay's own records (no outbox_id) cost the index nothing, and adding it
-            # needs no rebuild of the table on SQLite.
+            # Partial: records made without a reservation (admin, scripts, older ones) cost the index nothing.
             models.UniqueConstraint(
-                fields=["outbox_id"], condition=models.Q(outbox_id__isnull=False), name="usage_outbox_entry_once"
+                fields=["reservation_id"],
+                condition=models.Q(reservation_id__isnull=False),
+                name="usage_one_record_per_reservation",
             )
         ]
 

@@ -18,9 +18,11 @@ without an API key that has since been deleted (as the key's deletion would have
 aside under `rejected/` in the outbox's directory, with an error in the log and a warning on the usage
 records' admin page. A flush never stops at such an entry; it stops at an outage.
 
-Each entry has an id, which its usage record keeps (`UsageRecord.outbox_id`, unique), written in the
-same transaction as the quota's settlement: an entry applied and not yet deleted when its process died
-is recognised when it is replayed, and skipped.
+Each entry has the id of its request's reservation (its quota lease), which its usage record keeps
+(`UsageRecord.reservation_id`, unique), written in the same transaction as the quota's settlement: an
+entry applied and not yet deleted when its process died is recognised when it is replayed, and skipped;
+so is one whose request was meanwhile taken for lost and settled by another process (relay/lost.py),
+whose record is the one that stands, as the quota's settlement does.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from django.contrib.auth import get_user_model
 from django.core.signals import request_started
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
+from core import processes
 from quota.services import Reservation, refund_request, settle_request
 from relay.models import UsageRecord
 
@@ -58,6 +61,7 @@ def settlement(*, reservation: Reservation, tokens: int | None) -> dict[str, Any
         "day": reservation.day.isoformat(),
         "token_budget": reservation.token_budget,
         "tokens": tokens,
+        "lease_id": reservation.lease_id and str(reservation.lease_id),
     }
 
 
@@ -167,31 +171,29 @@ def _pending() -> list[Path]:
         return []
     for claim in directory.glob("*.json.*.claim"):  # left by a process that has died
         pid = int(claim.name.rsplit(".", 2)[1])
-        if not _alive(pid):
+        if not processes.is_running(pid):
             with contextlib.suppress(FileNotFoundError):
                 claim.rename(claim.with_name(claim.name.rsplit(".", 2)[0]))
+    for draft in directory.glob(".*.draft"):  # never finished by a process that has died: never an entry
+        pid = draft.name.rsplit(".", 2)[1]
+        if pid.isdigit() and not processes.is_running(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                draft.unlink()
     return list(directory.glob("*.json"))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _entry(*, quota: dict[str, Any] | None, record: dict[str, Any] | None) -> dict[str, Any]:
-    record = record and {**record, "created": record["created"].isoformat(), "day": record["day"].isoformat()}
-    return {"id": uuid.uuid4().hex, "quota": quota, "record": record}
+    key = (record or {}).get("reservation_id") or (quota or {}).get("lease_id") or uuid.uuid4()
+    if record:
+        record = {**record, "created": record["created"].isoformat(), "day": record["day"].isoformat()}
+        record.pop("reservation_id", None)  # the entry's id
+    return {"id": uuid.UUID(str(key)).hex, "quota": quota, "record": record}
 
 
 def _write(directory: Path, name: str, content: dict[str, Any]) -> None:
     """`content` as `directory/name`, whole or not at all, synced."""
     directory.mkdir(parents=True, exist_ok=True)
-    draft = directory / f".{name}.draft"
+    draft = directory / f".{name}.{os.getpid()}.draft"  # a process killed while writing it leaves it half-made
     with open(draft, "w") as file:
         json.dump(content, file)
         file.flush()
@@ -227,7 +229,7 @@ def _land(entry: dict[str, Any], *, name: str) -> str:
         return _set_aside(entry, name, f"not applicable: {type(exc).__name__}: {exc}")
     # Refused for good: by what? (These reads may meet an outage too, and raise it.)
     record = entry["record"]
-    if record and entry.get("id") and UsageRecord.objects.filter(outbox_id=entry["id"]).exists():
+    if record and entry.get("id") and UsageRecord.objects.filter(reservation_id=entry["id"]).exists():
         return "duplicate"  # another process applied it meanwhile
     if record and not get_user_model().objects.filter(pk=record["user_id"]).exists():
         return _set_aside(entry, name, f"user {record['user_id']} no longer exists")
@@ -255,13 +257,13 @@ def _set_aside(entry: dict[str, Any], name: str, reason: str) -> str:
 
 def _apply_once(entry: dict[str, Any]) -> str:
     """The record and the quota's write in one transaction, unless the record of this entry's id is
-    already there; the unique `outbox_id` holds against two processes applying it at once."""
+    already there; the unique `reservation_id` holds against two processes applying it at once."""
     key = entry.get("id")  # None: written by a gateway from before the ids
     with transaction.atomic():
         if fields := entry["record"]:
-            if key and UsageRecord.objects.filter(outbox_id=key).exists():
+            if key and UsageRecord.objects.filter(reservation_id=key).exists():
                 return "duplicate"
-            fields = {**fields, "outbox_id": key}
+            fields = {**fields, "reservation_id": key}
             created = dt.datetime.fromisoformat(fields.pop("created"))
             if fields.get("day"):  # written by a gateway from before records kept their day, if not
                 fields["day"] = dt.date.fromisoformat(fields["day"])
@@ -273,6 +275,7 @@ def _apply_once(entry: dict[str, Any]) -> str:
                 day=dt.date.fromisoformat(quota["day"]),
                 token_budget=quota["token_budget"],
                 allowance=None,  # only a live request's headers need it
+                lease_id=quota.get("lease_id") and uuid.UUID(quota["lease_id"]),  # none in entries from before leases
             )
             if quota["tokens"] is None:
                 refund_request(reservation=reservation)
@@ -285,9 +288,10 @@ def _user(entry: dict[str, Any]) -> Any:
     return (entry.get("quota") or entry.get("record") or {}).get("user_id")
 
 
-def _flush_leftovers(**kwargs: Any) -> None:
-    """On a process's first request: apply what a previous process left, in the background."""
-    request_started.disconnect(_flush_leftovers)
+def take_up_leftovers(**kwargs: Any) -> None:
+    """When a server process starts, and on its first request: apply what a process that has ended left
+    (its entries, and those it had claimed), in the background."""
+    request_started.disconnect(take_up_leftovers)
     if _pending():
         start_flusher()
 
@@ -298,5 +302,5 @@ def _flush_at_exit() -> None:
             flush()
 
 
-request_started.connect(_flush_leftovers)
+request_started.connect(take_up_leftovers)
 atexit.register(_flush_at_exit)

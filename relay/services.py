@@ -42,7 +42,10 @@ class RelayAttempt:
     ttfb_ms: int | None = None
 
     def reserve(self, *, completion_tokens: int | None = None) -> Reservation:
-        self.reservation = reserve_request(user_id=self.user_id, completion_tokens=completion_tokens)
+        # What the request is, for its record if its process is killed before it ends (relay/lost.py).
+        note = {"endpoint": self.endpoint, "model": self.model[:200], "api_key_id": self.api_key_id}
+        note["stream"] = self.stream
+        self.reservation = reserve_request(user_id=self.user_id, completion_tokens=completion_tokens, note=note)
         self.started = time.monotonic()
         return self.reservation
 
@@ -137,6 +140,8 @@ class RelayAttempt:
             created=timezone.now(),
             # The day it was charged to, which a request in flight at midnight keeps.
             day=self.reservation.day if self.reservation is not None else clock.today(),
+            # One record per reservation, whoever writes it (relay/lost.py may have, for a lost request).
+            reservation_id=self.reservation.lease_id if self.reservation is not None else None,
         )
         if unsettled is None:
             try:

@@ -6,7 +6,10 @@ events for a message's reply). `relay.passthrough.open_settled_stream` opens one
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
+
+from django.conf import settings
 
 from core.db import in_db
 from core.request_end import at_request_end
@@ -15,6 +18,14 @@ from relay import upstream
 from relay.services import RelayAttempt
 
 CLIENT_CLOSED = 499  # nginx's status for "the client closed the request"; only ever in records
+
+
+class RequestTooLong(upstream.UpstreamTimeout):
+    """A stream was still running CHATGATEWAY_MAX_REQUEST_SECONDS after its request started: the gateway
+    ends it (and it counts, with what was sent), so that no request outlives its quota lease."""
+
+    def __init__(self) -> None:
+        super().__init__("max_request_duration")
 
 
 class StreamSettlement:
@@ -30,6 +41,7 @@ class StreamSettlement:
         self._usage: upstream.Usage | None = None
         self._answer: list[str] = []
         self._done = False
+        self._deadline = attempt.started + settings.CHATGATEWAY_MAX_REQUEST_SECONDS
 
     @property
     def allowance(self) -> Allowance:
@@ -50,6 +62,9 @@ class StreamSettlement:
         self._usage = event.usage or self._usage
         self._answer.append(event.text)
 
+    def _overdue(self) -> bool:
+        return time.monotonic() > self._deadline
+
     async def succeed(self) -> None:
         """The stream ended well: the request counts, with the usage the upstream reported (or estimated)."""
         await self._finish()
@@ -66,6 +81,11 @@ class StreamSettlement:
         """The client went away: the upstream request is closed at once, and the request counts
         (status 499, with the usage so far)."""
         await self._finish(status_code=CLIENT_CLOSED, reason="client_disconnected")
+
+    async def cut(self, error: RequestTooLong) -> None:
+        """The request ran out of time: the upstream request is closed, and the request counts (with
+        the usage so far)."""
+        await self._finish(status_code=error.status, reason=error.reason)
 
     async def _finish(
         self, *, status_code: int = 200, reason: str = "", error: upstream.UpstreamError | None = None,
@@ -118,14 +138,17 @@ class StreamProtocol:
         """The request has been refunded (the upstream failed, or a bug of ours)."""
 
     async def abandoned(self, settlement: StreamSettlement) -> None:
-        """The client went away before the end; the request counts, with `settlement.text` so far."""
+        """The stream ended early (the client went away, or the gateway ended it at the longest a request
+        may last); the request counts, with `settlement.text` so far."""
 
 
 def settled_events(settlement: StreamSettlement, protocol: StreamProtocol) -> AsyncIterator[bytes]:
     """The client's stream: each upstream event as `protocol` speaks it, the request settled before
     the last event (so a client holding it finds its request counted and recorded), refunded on an
     upstream failure (then an error event ends the stream) or on a bug of ours (raised), and counted
-    as 499 with the usage so far if the client goes away, even before the body starts."""
+    as 499 with the usage so far if the client goes away, even before the body starts. A stream still
+    running CHATGATEWAY_MAX_REQUEST_SECONDS after its request started is ended with an error event, and
+    counts with the usage so far (504)."""
     stream = _SettledStream(settlement, protocol)
     # If the client goes away before the body starts, its `finally` never runs: this does.
     at_request_end(stream.abandon)
@@ -151,6 +174,13 @@ class _SettledStream:
                 data = protocol.event(event)
                 if data is not None:
                     yield data
+                if settlement._overdue():
+                    raise RequestTooLong
+        except RequestTooLong as error:
+            await settlement.cut(error)
+            self.ended = True
+            await protocol.abandoned(settlement)
+            yield protocol.error(error)
         except upstream.UpstreamError as error:
             await settlement.fail(error)
             await self._failed()

@@ -20,7 +20,7 @@ def _statements(queries) -> list[str]:
 
 
 @pytest.mark.parametrize("history", [0, 60])
-def test_a_message_takes_ten_statements_whatever_the_history(api, user, history):
+def test_a_message_takes_twelve_statements_whatever_the_history(api, user, history):
     chat = conversation(user, messages=[("user", "question"), ("assistant", "answer")] * (history // 2))
     path = f"/api/conversations/{chat.pk}/messages/"
 
@@ -33,6 +33,8 @@ def test_a_message_takes_ten_statements_whatever_the_history(api, user, history)
         "SELECT",  # its newest messages, as many as may be sent
         "SELECT",  # the quota row, locked
         "UPDATE",  # ... and taken from
+        "INSERT",  # ... as a lease
+        "DELETE",  # the lease ended
         "UPDATE",  # the settlement
         "INSERT",  # the usage record
         "UPDATE",  # the conversation: its last activity, and its title

@@ -131,3 +131,28 @@ def test_a_retried_stream_still_gets_the_full_timeout_for_each_pause(sdk, user, 
 
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert used_today(user) == 1
+
+
+def test_a_stream_still_running_at_the_longest_a_request_may_last_is_ended_and_counts_what_it_sent(
+    gateway, user, settings
+):
+    # So that no request outlives its reservation's lease (quota/leases.py), whose expiry assumes this bound.
+    settings.CHATGATEWAY_MAX_REQUEST_SECONDS = 1.0
+    started = time.monotonic()
+    with requests.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "stream": True,
+              "messages": [{"role": "user", "content": "[dev:chunks=40] [dev:interval=0.1] go on"}]},
+        headers={"Authorization": f"Bearer {issue_access_token(user)}"},
+        stream=True,
+        timeout=20,
+    ) as response:  # fmt: skip
+        events = [line for line in response.iter_lines() if line.startswith(b"data: ")]
+
+    assert 1.0 <= time.monotonic() - started < 3.0, "ended at the limit, not at the answer's end (4 s)"
+    assert json.loads(events[-1][6:])["error"]["code"] == "max_request_duration"
+    assert 5 <= len(events) - 1 < 40
+    assert used_today(user) == 1
+    record = UsageRecord.objects.get(user=user)
+    assert (record.status_code, record.error) == (504, "max_request_duration")
+    assert record.completion_tokens > 0, "what was sent counts"

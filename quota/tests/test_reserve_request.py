@@ -93,9 +93,10 @@ def test_a_user_without_a_quota_row_gets_the_default(make_user, settings):
     assert quota_status(user_id=user.pk).daily_limit == 4
 
 
-def test_a_granted_reservation_reads_its_row_under_a_lock_and_writes_it_once(user):
-    """The deterministic guard of exactness: the read and the write happen in one transaction, the
-    read locking the row (FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transaction locks the file).
+def test_a_granted_reservation_reads_its_row_under_a_lock_and_writes_it_and_its_lease_once(user):
+    """The deterministic guard of exactness: the read and the writes happen in one transaction, the
+    read locking the row (FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transaction locks the file),
+    and the lease is taken in that same transaction.
 
     (The concurrency tests catch an unlocked read-modify-write only when racing requests meet.)
     """
@@ -103,10 +104,11 @@ def test_a_granted_reservation_reads_its_row_under_a_lock_and_writes_it_once(use
         reserve_request(user_id=user.pk)
 
     # Inside the test's own transaction, atomic() adds a savepoint around them.
-    read, write = (query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"])
+    read, write, lease = (query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"])
     if connection.features.has_select_for_update:
         assert "FOR UPDATE" in read
     assert write.startswith("UPDATE")
+    assert lease.startswith('INSERT INTO "quota_lease"')
 
 
 def test_a_host_whose_clock_lags_at_midnight_neither_resets_nor_rewinds_the_new_day(make_user, frozen_noon):

@@ -132,13 +132,14 @@ def test_a_request_in_flight_at_midnight_is_not_charged_to_the_new_day(limited, 
 
 
 def test_an_admin_reset_never_moves_a_later_day_back(limited):
-    """Another host's clock passed midnight first: budgets reserved for that day must still settle."""
+    """Another host's clock passed midnight first: the reset keeps that day (and ends the request in
+    flight, whose settlement then changes nothing)."""
     tomorrow = clock.today() + dt.timedelta(days=1)
     Quota.objects.filter(user=limited).update(day=tomorrow)
     reservation = reserve_request(user_id=limited.pk, completion_tokens=300)
 
     reset_today(user_ids=[limited.pk])
-    settle_request(reservation=reservation, tokens=50)
+    assert not settle_request(reservation=reservation, tokens=50)
 
     quota = Quota.objects.get(user=limited)
-    assert (quota.day, quota.tokens_reserved, quota.tokens_used) == (tomorrow, 0, 50)
+    assert (quota.day, quota.tokens_reserved, quota.tokens_used) == (tomorrow, 0, 0)

@@ -1,5 +1,6 @@
 """The database work of a relayed request, on every relay endpoint, is a small fixed number of statements:
-the caller's row, the quota reservation (a locked read and a write), the settlement and the record."""
+the caller's row, the quota reservation (a locked read, its write and its lease), the settlement (the
+lease ended, the row written) and the record."""
 
 from __future__ import annotations
 
@@ -20,19 +21,20 @@ def _statements(queries) -> list[str]:
     return [query["sql"].split()[0] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
 
 
-def test_the_original_api_takes_five_statements(api):
+def test_the_original_api_takes_seven_statements(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.get("/api", {"q": "hi"}).status_code == 200
 
-    # the user (JWT) · the quota row, locked · its update · the settlement · the usage record
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT"]
+    # the user (JWT) · the quota row, locked · its update · the lease · the lease ended · the settlement ·
+    # the usage record
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT"]
 
 
 def test_the_chat_endpoint_adds_only_the_quota_it_shows(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/api/chat/", {"prompt": "hi"}, format="json").status_code == 200
 
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT", "SELECT"]
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT", "SELECT"]
 
 
 def test_an_api_key_costs_no_more_than_a_token(user, client):
@@ -45,13 +47,14 @@ def test_an_api_key_costs_no_more_than_a_token(user, client):
         )
 
     assert response.status_code == 200
-    assert len(_statements(queries)) == 6, "its last_used is written at most once a minute"
+    assert len(_statements(queries)) == 8, "its last_used is written at most once a minute"
 
 
-def test_the_openai_endpoint_takes_five_statements(api):
+def test_the_openai_endpoint_takes_seven_statements(api):
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/v1/chat/completions", body, format="json").status_code == 200
 
-    # the user (JWT) · the quota row, locked · its update · the settlement · the usage record
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT"]
+    # the user (JWT) · the quota row, locked · its update · the lease · the lease ended · the settlement ·
+    # the usage record
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT"]

@@ -1,0 +1,56 @@
+"""The record of a request whose server process ended before it did (killed, out of memory, its host
+gone): quota.leases finds its lease lost, gives the reservation back as a failed call, and sends
+`lease_lost` in that transaction; the record written here says that the gateway lost the request. It
+takes the reservation's id, so if the request's own record turns up later (from an outbox the dead
+process left), this one stands and that one is skipped, as the quota's refund stands."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.dispatch import receiver
+from django.utils import timezone
+
+from quota.models import Lease
+from quota.signals import lease_lost
+from relay.models import UsageRecord
+
+logger = logging.getLogger(__name__)
+
+LOST_STATUS = 500  # the request ended in the gateway's failure; the client got no answer from it
+
+
+@receiver(lease_lost, sender=Lease, dispatch_uid="relay-records-lost-requests")
+def record_lost_request(sender: type[Lease], lease: Lease, **kwargs: Any) -> None:
+    note = lease.note or {}
+    fields = dict(
+        user_id=lease.user_id,
+        api_key_id=note.get("api_key_id"),
+        endpoint=str(note.get("endpoint") or UsageRecord.Endpoint.V1),
+        stream=bool(note.get("stream")),
+        model=str(note.get("model") or "")[:200],
+        status_code=LOST_STATUS,
+        latency_ms=max(0, round((timezone.now() - lease.taken).total_seconds() * 1000)),
+        error=UsageRecord.LOST,
+        day=lease.day,
+        reservation_id=lease.pk,
+    )
+    try:
+        with transaction.atomic():  # a savepoint: the refund stands even if the record can't be written
+            record = _create(fields)
+    except DatabaseError as exc:
+        logger.error("the record of a lost request (user %s) was not written: %s", lease.user_id, type(exc).__name__)
+        return
+    UsageRecord.objects.filter(pk=record.pk).update(created=lease.taken)  # when it was asked, not now
+
+
+def _create(fields: dict[str, Any]) -> UsageRecord:
+    try:
+        with transaction.atomic():
+            return UsageRecord.objects.create(**fields)
+    except DatabaseError:
+        if fields["api_key_id"] is None:
+            raise
+        return UsageRecord.objects.create(**{**fields, "api_key_id": None})  # its key was deleted since
