@@ -35,16 +35,18 @@ lint: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 
 # The web page's browser tests drive the system's Chromium and its driver; the translation tests use GNU
-# gettext. Installed from Debian's packages when missing, if we are root; otherwise those tests skip and
+# gettext; the reverse proxy's tests run nginx (/usr/sbin, off a user's PATH) with a certificate made by
+# openssl. Installed from Debian's packages when missing, if we are root; otherwise those tests skip and
 # say why (with CI=true they fail instead).
-SYSTEM_PACKAGES := chromium chromium-driver gettext
+SYSTEM_PACKAGES := chromium chromium-driver gettext nginx openssl
 system-packages:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v msgfmt >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v msgfmt >/dev/null \
+	    || ! [ -x /usr/sbin/nginx ] || ! command -v openssl >/dev/null; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	        echo "Installing $(SYSTEM_PACKAGES) for the browser and translation tests"; \
+	        echo "Installing $(SYSTEM_PACKAGES) for the browser, translation and reverse proxy tests"; \
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	    else \
-	        echo "Missing chromium, chromium-driver or gettext, and not root: the tests that need them will skip."; \
+	        echo "Missing one of $(SYSTEM_PACKAGES), and not root: the tests that need them will skip."; \
 	    fi; \
 	fi
 

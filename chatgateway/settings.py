@@ -197,7 +197,9 @@ FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
 # --- Security behind a proxy ----------------------------------------------------------------------
 if envbool("SECURE_PROXY_SSL", False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Which requests came over HTTPS is the scheme uvicorn gives Django (`manage.py serve`): the proxy's
+    # X-Forwarded-Proto, believed from FORWARDED_ALLOW_IPS only. Django's own SECURE_PROXY_SSL_HEADER stays
+    # unset: it would believe that header from anyone who reaches the gateway directly.
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # Behind TLS, everything is HTTPS: plain-HTTP requests are redirected (all but /healthz, which the

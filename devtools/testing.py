@@ -80,10 +80,14 @@ class InProcessGateway:
 class GatewayServer:
     def __init__(
         self, *, tmp_path: Path, upstream_url: str, upstream_key: str, workers: int = 3,
-        database_url: str | None = None, env: dict[str, str] | None = None,
+        database_url: str | None = None, env: dict[str, str] | None = None, serve: bool = False,
+        log: Path | None = None,
     ) -> None:  # fmt: skip
-        """`database_url`: a database of the caller's (else one of its own); `env`: more settings."""
+        """`database_url`: a database of the caller's (else one of its own); `env`: more settings; `serve`:
+        run `manage.py serve`, the production server, instead of uvicorn's command; `log`: its output there."""
         self.workers = workers
+        self.serve = serve
+        self.log = log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._pg_database: str | None = None
@@ -111,15 +115,22 @@ class GatewayServer:
         if self._pg_database:
             self._admin_sql(f'CREATE DATABASE "{self._pg_database}"')
         self.manage("migrate", "--noinput", "-v0")
-        self._process = subprocess.Popen(  # noqa: S603
-            [
+        if self.serve:
+            command = [sys.executable, "manage.py", "serve"]
+            env = {**self.env, "HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(self.workers)}
+        else:
+            command = [
                 sys.executable, "-m", "uvicorn", "chatgateway.asgi:application",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(self.workers), "--log-level", "warning",
-            ],
-            cwd=settings.BASE_DIR,
-            env=self.env,
-        )  # fmt: skip
+            ]  # fmt: skip
+            env = self.env
+        output = self.log.open("w") if self.log else None
+        self._process = subprocess.Popen(  # noqa: S603
+            command, cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+        )
+        if output:
+            output.close()  # the server holds its own copy
         wait_until_healthy(self.url, process=self._process)
         return self
 

@@ -1,4 +1,4 @@
-"""The deployment files (Dockerfile, docker-compose.yml, docs/deploy.md) checked against the code they run.
+"""The deployment files (Dockerfile, docker-compose.yml, deploy/nginx/, docs/deploy.md) checked against the code.
 
 No Docker here: these are structural checks that fail when a file drifts from the settings, the commands
 or the defaults it relies on. The image's health check alone is run for real, against a stub server.
@@ -183,14 +183,27 @@ def test_the_compose_file_has_its_services_and_no_tabs():
     assert 'profiles: ["redis"]' in compose_service("redis")
 
 
-def test_the_nginx_example_matches_the_gateway_defaults():
-    deploy = (ROOT / "docs/deploy.md").read_text()
-    body_limit = re.search(r"client_max_body_size (\d+)m;", deploy)
-    read_timeout = re.search(r"proxy_read_timeout (\d+)s;", deploy)
+def nginx_directive(name: str) -> str:
+    """The one value of `name` in the shipped nginx file (chatgateway/tests/test_nginx.py runs the file)."""
+    (value,) = re.findall(rf"^\s*{name} ([^;]+);", (ROOT / "deploy/nginx/chatgateway.conf").read_text(), re.MULTILINE)
+    return value
 
-    assert "proxy_buffering off;" in deploy
-    assert int(body_limit.group(1)) * 1024 * 1024 >= int(env_example_default("CHATGATEWAY_MAX_BODY_BYTES"))
-    assert int(read_timeout.group(1)) > float(env_example_default("OPENAI_TIMEOUT"))
+
+def test_the_nginx_file_agrees_with_the_gateway_defaults():
+    assert int(nginx_directive("client_max_body_size").removesuffix("m")) * 1024 * 1024 == int(
+        env_example_default("CHATGATEWAY_MAX_BODY_BYTES")
+    ), "nginx and the gateway refuse the same bodies, so that the gateway's 413 is the one clients get"
+    assert int(nginx_directive("proxy_read_timeout").removesuffix("s")) > float(env_example_default("OPENAI_TIMEOUT"))
+    for timeout in ("client_header_timeout", "client_body_timeout"):
+        assert int(nginx_directive(timeout).removesuffix("s")) <= 30, f"{timeout}: slow clients are dropped soon"
+
+
+def test_the_deploy_guide_points_to_the_nginx_file_instead_of_a_copy():
+    deploy = (ROOT / "docs/deploy.md").read_text()
+
+    assert "(../deploy/nginx/chatgateway.conf)" in deploy
+    assert "proxy_pass" not in deploy
+    assert "server {" not in deploy
 
 
 class StubServer(ThreadingHTTPServer):
