@@ -96,7 +96,8 @@ ASGI_APPLICATION = "chatgateway.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Our versions of other packages' templates (DRF's browsable API pages), found before theirs.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
