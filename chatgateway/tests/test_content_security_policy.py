@@ -95,6 +95,7 @@ def test_no_page_allows_inline_script_or_style(staff):
 
 def test_the_pages_name_no_inline_script_or_style(staff):
     """What the policy would refuse is not on the pages: no <script> with code, <style>, style= or on…=."""
+    record(staff)  # the dashboard and the user's page with charts and tables
     client = logged_in(staff)
     for path in ["/", "/admin/", "/admin/relay/usagerecord/dashboard/", f"/admin/accounts/user/{staff.pk}/change/"]:
         page = client.get(path).content.decode()

@@ -48,6 +48,7 @@ def test_the_log_in_page_reports_no_violation(browser):
 
 def test_the_admin_changelist_actions_and_a_change_forms_date_widgets_work(browser, staff, make_user):
     make_user("ada")
+    record(staff)  # the change form then shows the user's last 30 days: a chart and a table
     admin_log_in(browser, staff.username)
 
     browser.open("/admin/accounts/user/")
@@ -57,6 +58,7 @@ def test_the_admin_changelist_actions_and_a_change_forms_date_widgets_work(brows
 
     browser.open(f"/admin/accounts/user/{staff.pk}/change/")
     browser.wait(lambda: browser.find_all(".datetimeshortcuts"))  # DateTimeShortcuts.js drew its links
+    assert browser.find_all("svg.sparkline rect.tone-ok")
     date = browser.find("#id_last_login_0")
     date.clear()
     browser.find("#id_last_login_0 + .datetimeshortcuts a").click()  # "Today"
