@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",  # django-csp: its system checks (a setting in its 3.x format is an error, csp.E001)
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",  # POST /api/token/blacklist/ (log out a refresh token)
@@ -213,10 +214,10 @@ FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 # from another site. Images: the gateway's, and data: URLs (the chat page's empty favicon, the admin's and
 # Swagger UI's icons). Forms post only to the gateway, and no other site may frame a page.
 # CSP_FORM_ACTION adds origins forms may post (or be redirected) to, e.g. a single sign-on provider's;
-# CSP_FRAME_ANCESTORS replaces none (e.g. self, to let the gateway's own pages frame it).
-CSP_FORM_ACTION = envcsp("CSP_FORM_ACTION", [])
-CSP_FRAME_ANCESTORS = envcsp("CSP_FRAME_ANCESTORS", ["none"])
-if "'none'" in CSP_FORM_ACTION:
+# CSP_FRAME_ANCESTORS replaces none (e.g. self, to let the gateway's own pages frame it). They are read straight
+# into the policy: settings of those names were django-csp 3's, which 4 refuses (csp.E001).
+_csp_form_action = envcsp("CSP_FORM_ACTION", [])
+if "'none'" in _csp_form_action:
     raise ImproperlyConfigured("CSP_FORM_ACTION adds to self: list origins, not none.")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -226,8 +227,8 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
-        "form-action": list(dict.fromkeys(["'self'", *CSP_FORM_ACTION])),
-        "frame-ancestors": CSP_FRAME_ANCESTORS,
+        "form-action": list(dict.fromkeys(["'self'", *_csp_form_action])),
+        "frame-ancestors": envcsp("CSP_FRAME_ANCESTORS", ["none"]),
     },
 }
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 import requests
 from django.conf import settings
+from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
@@ -134,6 +135,11 @@ def test_the_settings_read_form_action_and_frame_ancestors_from_the_environment(
     policy = ast.literal_eval(result.stdout)
     assert policy["form-action"] == ["'self'", "https://sso.example.org"]
     assert policy["frame-ancestors"] == ["'self'"]
+
+
+def test_django_csp_finds_no_setting_in_its_old_format():
+    """django-csp 3 read CSP_FORM_ACTION and the like as settings; 4 refuses them (csp.E001)."""
+    assert [message.id for message in run_checks() if message.id.startswith("csp.")] == []
 
 
 def test_form_action_and_frame_ancestors_come_from_the_environment(monkeypatch):
