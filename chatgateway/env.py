@@ -63,6 +63,27 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# The keywords a CSP source list may hold, which the header writes quoted; .env files strip quotes, so either is taken.
+_CSP_KEYWORDS = {"self", "none"}
+
+
+def envcsp(name: str, default: list[str]) -> list[str]:
+    """A Content-Security-Policy source list: origins (https://sso.example.org), schemes (https:), and the
+    keywords self and none, quoted or not; comma-separated. 'none' stands alone, as the header requires."""
+    sources = []
+    for item in envlist(name, default):
+        bare = item.strip("'").lower()
+        if bare in _CSP_KEYWORDS:
+            sources.append(f"'{bare}'")
+        elif item.startswith("'") or " " in item or ";" in item:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an origin, a scheme, self or none")
+        else:
+            sources.append(item)
+    if "'none'" in sources and len(sources) > 1:
+        raise ImproperlyConfigured(f"{name}: none can't be listed with other sources")
+    return sources
+
+
 def development_secret(path: Path) -> str:
     """A random secret made once per checkout and kept in `path`, so that no two installs share one.
 

@@ -14,7 +14,16 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from chatgateway.env import development_secret, envbool, envfloat, envint, envlist, envstr, is_development_secret
+from chatgateway.env import (
+    development_secret,
+    envbool,
+    envcsp,
+    envfloat,
+    envint,
+    envlist,
+    envstr,
+    is_development_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env", override=False)
@@ -43,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",  # django-csp: its system checks (a setting in its 3.x format is an error, csp.E001)
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",  # POST /api/token/blacklist/ (log out a refresh token)
@@ -60,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # the pages' Content-Security-Policy (CONTENT_SECURITY_POLICY below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.adminquery.RefuseNulInAdminQueries",  # 400 for a NUL in an admin query, which SQL can't hold
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -77,6 +88,8 @@ MIDDLEWARE = [
 # reason those endpoints do without it. A middleware added above runs on both lanes unless it is named here;
 # the system check core.E001 refuses one the relay's lane could not run (docs/architecture.md).
 MIDDLEWARE_FULL_LANE_ONLY = {
+    "csp.middleware.CSPMiddleware": "the relay answers JSON and event streams, which no browser runs as a page; "
+    "a policy built for each of them would be work on the hot path for nothing",
     "whitenoise.middleware.WhiteNoiseMiddleware": "static files are not under the relay's paths",
     "core.adminquery.RefuseNulInAdminQueries": "the admin is not on the relay's paths",
     "django.contrib.sessions.middleware.SessionMiddleware": "the relay's endpoints take bearer credentials only",
@@ -96,7 +109,8 @@ ASGI_APPLICATION = "chatgateway.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Our versions of other packages' templates (DRF's browsable API pages), found before theirs.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -194,6 +208,29 @@ warnings.filterwarnings("ignore", message="No directory at: ")
 # streams are asynchronous and never read whole.
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
+
+# --- Content-Security-Policy (django-csp 4; docs/security.md) --------------------------------------
+# Pages may run and style with the gateway's own files only: no inline script, event handler or style, nothing
+# from another site. Images: the gateway's, and data: URLs (the chat page's empty favicon, the admin's and
+# Swagger UI's icons). Forms post only to the gateway, and no other site may frame a page.
+# CSP_FORM_ACTION adds origins forms may post (or be redirected) to, e.g. a single sign-on provider's;
+# CSP_FRAME_ANCESTORS replaces none (e.g. self, to let the gateway's own pages frame it). They are read straight
+# into the policy: settings of those names were django-csp 3's, which 4 refuses (csp.E001).
+_csp_form_action = envcsp("CSP_FORM_ACTION", [])
+if "'none'" in _csp_form_action:
+    raise ImproperlyConfigured("CSP_FORM_ACTION adds to self: list origins, not none.")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": list(dict.fromkeys(["'self'", *_csp_form_action])),
+        "frame-ancestors": envcsp("CSP_FRAME_ANCESTORS", ["none"]),
+    },
+}
 
 # --- Security behind a proxy ----------------------------------------------------------------------
 if envbool("SECURE_PROXY_SSL", False):

@@ -197,6 +197,10 @@ class QuotaInlineWithUsage(QuotaInline):
     """The quota on a user's page, with their last 30 days of usage below the limits."""
 
     fieldsets = (*QuotaInline.fieldsets, ("Last 30 days", {"fields": ("last_30_days",)}))
+
+    class Media:
+        css = {"all": ["usage/usage.css"]}  # the sparkline's colours and the table's layout
+
     readonly_fields = (*QuotaInline.readonly_fields, "last_30_days")
 
     @admin.display(description="Requests and tokens a day")
@@ -221,11 +225,8 @@ class QuotaInlineWithUsage(QuotaInline):
 
 # The days with requests, newest first, in a box that scrolls past about ten of them.
 MONTH = (
-    '{}<p style="margin: 4px 0 8px">{}</p><div style="max-height: 19em; overflow-y: auto; display: inline-block">'
+    '{}<p class="usage-month-summary">{}</p><div class="usage-month">'
     "<table><thead><tr><th>Day</th><th>Requests</th><th>Errors</th><th>Tokens</th></tr></thead>"
     "<tbody>{}</tbody></table></div>"
 )
-ROW = (
-    '<tr><td>{}</td><td style="text-align: right">{}</td><td style="text-align: right">{}</td>'
-    '<td style="text-align: right">{}</td></tr>'
-)
+ROW = '<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>'

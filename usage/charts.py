@@ -1,8 +1,9 @@
 """Charts drawn on the server as inline SVG: no JavaScript, nothing fetched, readable in any browser.
 
-Every text that reaches the SVG goes through format_html, so labels are escaped. Colours are the
-Django admin's CSS custom properties (with fallbacks), so the charts follow its light and dark themes,
-and every element carries its own style, so a chart needs no stylesheet wherever it is shown.
+Every text that reaches the SVG goes through format_html, so labels are escaped. Elements carry classes,
+not style attributes, which the Content-Security-Policy refuses (docs/security.md): the stylesheet
+usage/static/usage/usage.css gives them the Django admin's colours (CSS custom properties, with
+fallbacks), so the charts follow its light and dark themes. A page showing a chart loads that stylesheet.
 """
 
 from __future__ import annotations
@@ -18,29 +19,25 @@ WIDTH, HEIGHT = 1000, 250
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 34, 28  # room for the y labels, the legend and the x labels
 MAX_X_LABELS = 10
 
-GRID = "stroke: var(--hairline-color, #e8e8e8); stroke-width: 1"
-AXIS = "stroke: var(--border-color, #ccc); stroke-width: 1"
-TICK = "fill: var(--body-quiet-color, #666); font-size: 12px"
-LEGEND = "fill: var(--body-fg, #333); font-size: 13px"
-QUIET = "var(--hairline-color, #e8e8e8)"
+QUIET = "quiet"  # the tone of an empty day in a sparkline
 
 SVG = (
     '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">'
     "{}{}{}{}{}{}</svg>"
 )
-BAR = '<rect x="{}" y="{}" width="{}" height="{}" style="fill: {}"/>'
+BAR = '<rect x="{}" y="{}" width="{}" height="{}" class="tone-{}"/>'
 COLUMN = '<rect x="{}" y="{}" width="{}" height="{}" fill="transparent"><title>{}</title></rect>'
-DOT = '<circle cx="{}" cy="{}" r="3.5" style="fill: {}"><title>{} — {}: {}</title></circle>'
-LINE = '<polyline points="{}" style="fill: none; stroke: {}; stroke-width: 2; stroke-linejoin: round"/>'
+DOT = '<circle cx="{}" cy="{}" r="3.5" class="tone-{}"><title>{} — {}: {}</title></circle>'
+LINE = '<polyline points="{}" class="line tone-{}"/>'
 GRID_LINE = (
-    '<line x1="{}" x2="{}" y1="{}" y2="{}" style="{}"/>'
-    '<text x="{}" y="{}" text-anchor="end" dominant-baseline="middle" style="{}">{}</text>'
+    '<line x1="{}" x2="{}" y1="{}" y2="{}" class="grid"/>'
+    '<text x="{}" y="{}" text-anchor="end" dominant-baseline="middle" class="tick">{}</text>'
 )
-X_AXIS = '<line x1="{}" x2="{}" y1="{}" y2="{}" style="{}"/>'
-X_LABEL = '<text x="{}" y="{}" text-anchor="middle" style="{}">{}</text>'
-KEY = '<rect x="{}" y="6" width="12" height="12" rx="2" style="fill: {}"/><text x="{}" y="17" style="{}">{}</text>'
-EMPTY = '<text x="{}" y="{}" text-anchor="middle" style="{}">Nothing in this period</text>'
-SPARK = '<rect x="{}" y="{}" width="{}" height="{}" style="fill: {}"><title>{}: {}</title></rect>'
+X_AXIS = '<line x1="{}" x2="{}" y1="{}" y2="{}" class="axis"/>'
+X_LABEL = '<text x="{}" y="{}" text-anchor="middle" class="tick">{}</text>'
+KEY = '<rect x="{}" y="6" width="12" height="12" rx="2" class="tone-{}"/><text x="{}" y="17" class="legend">{}</text>'
+EMPTY = '<text x="{}" y="{}" text-anchor="middle" class="tick">Nothing in this period</text>'
+SPARK = '<rect x="{}" y="{}" width="{}" height="{}" class="tone-{}"><title>{}: {}</title></rect>'
 
 Formatter = Callable[[float], str]
 
@@ -51,7 +48,7 @@ class Series:
 
     label: str
     values: Sequence[float | None]
-    color: str  # a CSS colour, e.g. "var(--secondary, #417690)"
+    tone: str  # its colour: "tone-<tone>" in usage/static/usage/usage.css, e.g. "ok" or "error"
 
 
 def compact(value: float) -> str:
@@ -94,7 +91,7 @@ def bar_chart(
         for s in series:
             value = s.values[i] or 0
             if value:
-                parts.append(plot.bar(i, base, value, s.color))
+                parts.append(plot.bar(i, base, value, s.tone))
             base += value
         # A transparent column over the whole height carries the tooltip, so small bars show it too.
         tooltip = f"{label} — " + ", ".join(f"{s.label}: {exact(s.values[i] or 0)}" for s in series)
@@ -113,22 +110,22 @@ def line_chart(*, labels: Sequence[str], line: Series, title: str, axis: Formatt
             continue
         x, y = plot.middle(i), plot.y(value)
         runs[-1].append(f"{x},{y}")
-        dots.append(format_html(DOT, x, y, line.color, labels[i], line.label, axis(value)))
-    paths = [format_html(LINE, " ".join(run), line.color) for run in runs if len(run) > 1]
+        dots.append(format_html(DOT, x, y, line.tone, labels[i], line.label, axis(value)))
+    paths = [format_html(LINE, " ".join(run), line.tone) for run in runs if len(run) > 1]
     return _frame(title=title, plot=plot, axis=axis, labels=labels, series=[line], body=paths + dots, empty=not dots)
 
 
-def sparkline(*, labels: Sequence[str], values: Sequence[float], tooltips: Sequence[str], color: str) -> SafeString:
+def sparkline(*, labels: Sequence[str], values: Sequence[float], tooltips: Sequence[str], tone: str) -> SafeString:
     """A small bar per label and no axes: the shape of a month at a glance, the numbers in the tooltips."""
     pitch, height = 8, 36
     top = max(values, default=0) or 1
     bars = []
     for i, (label, value, tooltip) in enumerate(zip(labels, values, tooltips, strict=True)):
         size = round(max(height * value / top, 2), 1)
-        fill = color if value else QUIET  # an empty day is a grey sliver, so the month keeps its shape
+        fill = tone if value else QUIET  # an empty day is a grey sliver, so the month keeps its shape
         bars.append(format_html(SPARK, pitch * i, round(height - size, 1), pitch - 2, size, fill, label, tooltip))
     return format_html(
-        '<svg width="{}" height="{}" role="img" aria-label="Requests per day">{}</svg>',
+        '<svg class="chart sparkline" width="{}" height="{}" role="img" aria-label="Requests per day">{}</svg>',
         pitch * len(values),
         height,
         _joined(bars),
@@ -164,31 +161,29 @@ class _Plot:
     def ticks(self) -> list[float]:
         return [self.step * n for n in range(1, round(self.top / self.step) + 1)]
 
-    def bar(self, i: int, base: float, value: float, color: str) -> SafeString:
+    def bar(self, i: int, base: float, value: float, tone: str) -> SafeString:
         gap = max(min(self.slot * 0.25, 8), self.slot - 48)  # a week's bars stay bars, not slabs
         height = round(max(self.y(base) - self.y(base + value), 1), 1)  # too small to see: still a sliver
         x, y, width = round(self.x(i) + gap / 2, 1), round(self.y(base) - height, 1), round(self.slot - gap, 1)
-        return format_html(BAR, x, y, width, height, color)
+        return format_html(BAR, x, y, width, height, tone)
 
 
 def _frame(*, title: str, plot: _Plot, axis: Formatter, labels, series, body, empty: bool) -> SafeString:
     """The chart around `body`: grid lines with the y labels, the x axis, the day labels and a legend."""
     grid = [
-        format_html(GRID_LINE, LEFT, WIDTH - RIGHT, plot.y(v), plot.y(v), GRID, LEFT - 8, plot.y(v), TICK, axis(v))
+        format_html(GRID_LINE, LEFT, WIDTH - RIGHT, plot.y(v), plot.y(v), LEFT - 8, plot.y(v), axis(v))
         for v in plot.ticks()
     ]
-    x_axis = format_html(X_AXIS, LEFT, WIDTH - RIGHT, plot.bottom, plot.bottom, AXIS)
+    x_axis = format_html(X_AXIS, LEFT, WIDTH - RIGHT, plot.bottom, plot.bottom)
     every = max(1, math.ceil(len(labels) / MAX_X_LABELS))
     # Counted back from the last day, so that the last day (today) always has its label.
     x_labels = [
-        format_html(X_LABEL, plot.middle(i), HEIGHT - 8, TICK, label)
+        format_html(X_LABEL, plot.middle(i), HEIGHT - 8, label)
         for i, label in enumerate(labels)
         if (len(labels) - 1 - i) % every == 0
     ]
-    legend = [
-        format_html(KEY, LEFT + 170 * n, s.color, LEFT + 170 * n + 18, LEGEND, s.label) for n, s in enumerate(series)
-    ]
-    note = format_html(EMPTY, (LEFT + WIDTH - RIGHT) // 2, (TOP + plot.bottom) // 2, TICK) if empty else ""
+    legend = [format_html(KEY, LEFT + 170 * n, s.tone, LEFT + 170 * n + 18, s.label) for n, s in enumerate(series)]
+    note = format_html(EMPTY, (LEFT + WIDTH - RIGHT) // 2, (TOP + plot.bottom) // 2) if empty else ""
     return format_html(
         SVG, WIDTH, HEIGHT, title, _joined(grid), _joined(body), x_axis, _joined(x_labels), _joined(legend), note
     )

@@ -22,10 +22,11 @@ SUCCESSFUL = Q(status_code=200)
 PERIODS = (7, 30, 90)
 TOP = 10
 
-OK_COLOR = "var(--secondary, #417690)"
-ERROR_COLOR = "var(--error-fg, #ba2121)"
-PROMPT_COLOR = "var(--primary, #79aec8)"
-COMPLETION_COLOR = "var(--secondary, #417690)"
+# Each series' tone: the class that gives it its colour (usage/static/usage/usage.css).
+OK = "ok"
+ERROR = "error"
+PROMPT = "prompt"
+COMPLETION = "completion"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,8 +186,8 @@ def requests_chart(days: list[Day]) -> SafeString:
         title="Requests per day",
         labels=[_label(d.day) for d in days],
         series=[
-            charts.Series("Successful", [d.successful for d in days], OK_COLOR),
-            charts.Series("Errors", [d.errors for d in days], ERROR_COLOR),
+            charts.Series("Successful", [d.successful for d in days], OK),
+            charts.Series("Errors", [d.errors for d in days], ERROR),
         ],
     )
 
@@ -196,8 +197,8 @@ def tokens_chart(days: list[Day]) -> SafeString:
         title="Tokens per day",
         labels=[_label(d.day) for d in days],
         series=[
-            charts.Series("Prompt tokens", [d.prompt_tokens for d in days], PROMPT_COLOR),
-            charts.Series("Completion tokens", [d.completion_tokens for d in days], COMPLETION_COLOR),
+            charts.Series("Prompt tokens", [d.prompt_tokens for d in days], PROMPT),
+            charts.Series("Completion tokens", [d.completion_tokens for d in days], COMPLETION),
         ],
     )
 
@@ -206,7 +207,7 @@ def error_rate_chart(days: list[Day]) -> SafeString:
     return charts.line_chart(
         title="Error rate per day",
         labels=[_label(d.day) for d in days],
-        line=charts.Series("Errors / requests", [d.error_rate for d in days], ERROR_COLOR),
+        line=charts.Series("Errors / requests", [d.error_rate for d in days], ERROR),
     )
 
 
@@ -216,5 +217,5 @@ def sparkline(days: list[Day]) -> SafeString:
         labels=[d.day.isoformat() for d in days],
         values=[d.requests for d in days],
         tooltips=[f"{d.requests:,} requests, {d.total_tokens:,} tokens" for d in days],
-        color=OK_COLOR,
+        tone=OK,
     )

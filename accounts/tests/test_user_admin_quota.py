@@ -47,8 +47,8 @@ def test_the_user_page_shows_the_last_30_days(admin_client, make_user):
     content = admin_client.get(f"/admin/accounts/user/{ada.pk}/change/").content.decode()
 
     day = timezone.localdate(now - dt.timedelta(days=3)).isoformat()
-    assert f'<tr><td>{day}</td><td style="text-align: right">2</td>' in content
-    assert '<td style="text-align: right">1</td><td style="text-align: right">1,500</td></tr>' in content
+    assert f'<tr><td>{day}</td><td class="num">2</td>' in content
+    assert '<td class="num">1</td><td class="num">1,500</td></tr>' in content
     assert content.count("<tr><td>20") == 1  # one day with requests
     assert "2 requests, 1 errors, 1,500 tokens in 30 days" in content
     assert 'aria-label="Requests per day"' in content

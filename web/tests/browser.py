@@ -40,6 +40,8 @@ def start_chromium() -> webdriver.Chrome:
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
         options.add_argument(flag)
+    # The console's messages, for the tests that read what the page reported (CSP violations among them).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(chromedriver), options=options)
 
 
@@ -56,6 +58,15 @@ class Browser:
         self.driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "UTC"})
         self.set_languages(languages)
         self.set_screen(screen)
+        self.driver.get_log("browser")  # what earlier tests left in the console is theirs
+
+    def csp_violations(self) -> list[str]:
+        """The console's reports of Content-Security-Policy violations since the last call (reading empties it)."""
+        return [
+            entry["message"]
+            for entry in self.driver.get_log("browser")
+            if "Content Security Policy" in entry["message"]
+        ]
 
     def set_languages(self, languages: str) -> None:
         """Accept-Language: `languages`, a plain list such as "zh-CN,zh" (Chromium adds q-values)."""
