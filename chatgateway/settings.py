@@ -14,7 +14,17 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from chatgateway.env import development_secret, envbool, envfloat, envint, envlist, envstr, is_development_secret
+from chatgateway.env import (
+    derived_fernet_key,
+    development_secret,
+    envbool,
+    envfernetkeys,
+    envfloat,
+    envint,
+    envlist,
+    envstr,
+    is_development_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env", override=False)
@@ -56,6 +66,7 @@ INSTALLED_APPS = [
     "conversations",
     "usage",
     "web",
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -313,6 +324,20 @@ OPENAI_TIMEOUT = envfloat(
     "OPENAI_TIMEOUT", 60.0
 )  # seconds for an answer or a first chunk, retries included; and the longest pause inside a stream
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
+
+# --- Providers, their keys and models (providers/, docs/providers.md) --------------------------------
+# Fernet keys, comma-separated, that encrypt the providers' keys stored in the database: the first encrypts,
+# every one decrypts (rotation: add the new key first, run `manage.py rotate_provider_keys`, drop the old).
+# Development only: with DEBUG on and none set, one is derived from DJANGO_SECRET_KEY. With DEBUG off and
+# keys stored, none set is a system check error (providers.E001).
+CHATGATEWAY_KEY_ENCRYPTION_KEYS = envfernetkeys("CHATGATEWAY_KEY_ENCRYPTION_KEYS")
+CHATGATEWAY_KEY_ENCRYPTION_KEYS_DERIVED = not CHATGATEWAY_KEY_ENCRYPTION_KEYS and DEBUG
+if CHATGATEWAY_KEY_ENCRYPTION_KEYS_DERIVED:
+    CHATGATEWAY_KEY_ENCRYPTION_KEYS = [derived_fernet_key(SECRET_KEY)]
+# A providers.yaml that `make run` and `make serve` apply at start (manage.py sync_providers), if set.
+CHATGATEWAY_PROVIDERS_FILE = envstr("CHATGATEWAY_PROVIDERS_FILE")
+# How often each server process looks whether an administrator changed the providers (one primary-key read).
+CHATGATEWAY_PROVIDERS_REFRESH_SECONDS = envfloat("CHATGATEWAY_PROVIDERS_REFRESH_SECONDS", 1.0)
 
 # --- `make run` (manage.py rungateway) and `make serve` (manage.py serve) serve on HOST:PORT -------
 RUN_HOST = envstr("HOST", "127.0.0.1")
