@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -112,8 +113,8 @@ class Catalog:
 
 _catalog: Catalog | None = None
 _load_lock = threading.Lock()
+_poller_lock = threading.Lock()
 _poller: tuple[int, threading.Thread] | None = None  # (pid, thread): a forked child starts its own
-_wake = threading.Event()
 
 
 def current() -> Catalog:
@@ -121,23 +122,26 @@ def current() -> Catalog:
     catalog = _catalog
     if catalog is not None:
         return catalog
-    return _first_load()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _first_load()
+    # Called from the event loop (an async view): the ORM may not run here, so the one load runs in a
+    # thread of its own while the loop waits, once per process.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-load") as pool:
+        return pool.submit(_first_load_in_thread).result()
 
 
 def refresh() -> Catalog:
     """Reload the catalog now, replace the process's snapshot with it, and return it."""
-    global _catalog
-    with _load_lock:
-        _catalog = _load()
-        catalog = _catalog
-    _start_poller()
-    return catalog
+    return _reload(only_if_missing=False)
 
 
 def forget() -> None:
     """Drop the snapshot: the next current() loads afresh (settings changed, tests)."""
     global _catalog
-    _catalog = None
+    with _load_lock:  # after a load under way, so that it can't put back what it read before
+        _catalog = None
 
 
 def forget_on_setting_change(*, setting: str, **kwargs: Any) -> None:
@@ -148,26 +152,30 @@ def forget_on_setting_change(*, setting: str, **kwargs: Any) -> None:
 def reload_after_change() -> None:
     """After a change committed in this process: reload at once, if a snapshot is in use and is older."""
     catalog = _catalog
-    if catalog is not None and (_stored_version() > catalog.version or catalog.implicit):
+    if catalog is not None and _stored_version() > catalog.version:
         refresh()
 
 
 def _first_load() -> Catalog:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return refresh()
-    # Called from the event loop (an async view): the ORM may not run here, so the one load runs in a
-    # thread of its own while the loop waits, once per process.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-load") as pool:
-        return pool.submit(_load_in_thread).result()
+    return _reload(only_if_missing=True)
 
 
-def _load_in_thread() -> Catalog:
+def _first_load_in_thread() -> Catalog:
     try:
-        return refresh()
+        return _first_load()
     finally:
         connections.close_all()
+
+
+def _reload(*, only_if_missing: bool) -> Catalog:
+    """Load under the lock (one load at a time; requests never take it: they read `_catalog`)."""
+    global _catalog
+    with _load_lock:
+        if only_if_missing and _catalog is not None:
+            return _catalog  # another thread loaded it meanwhile
+        catalog = _catalog = _load()
+    _start_poller()
+    return catalog
 
 
 # --- Loading ----------------------------------------------------------------------------------------
@@ -280,7 +288,7 @@ def implicit_catalog(version: int = 0) -> Catalog:
 
 def _start_poller() -> None:
     global _poller
-    with _load_lock:
+    with _poller_lock:
         if _poller is not None and _poller[0] == os.getpid() and _poller[1].is_alive():
             return
         thread = threading.Thread(target=_poll_forever, name="catalog-poller", daemon=True)
@@ -291,17 +299,18 @@ def _start_poller() -> None:
 def _poll_forever() -> None:
     failing = False
     while True:
-        _wake.wait(settings.CHATGATEWAY_PROVIDERS_REFRESH_SECONDS)
-        _wake.clear()
+        time.sleep(settings.CHATGATEWAY_PROVIDERS_REFRESH_SECONDS)
         try:
             catalog = _catalog
             if catalog is not None and _stored_version() > catalog.version:
                 refresh()
             failing = False
-        except Exception as error:  # the database is away: keep the snapshot, say so once
+        except DatabaseError as error:  # the database is away: keep the snapshot, say so once
             if not failing:
                 logger.warning("can't read the catalog's version (%s); keeping the one loaded", type(error).__name__)
             failing = True
+        except Exception:  # e.g. a test run's database blocked for the test at hand: try again later
+            logger.debug("catalog poll failed", exc_info=True)
         finally:
             # Give the connection back (to the pool on PostgreSQL); a thread of its own must not hold one.
             with contextlib.suppress(DatabaseError):
