@@ -16,6 +16,12 @@ from providers.services import reenable_refused_keys
 
 
 class ProviderForm(forms.ModelForm):
+    base_url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"size": 60}),
+        help_text=Provider._meta.get_field("base_url").help_text,
+    )
     endpoints = forms.MultipleChoiceField(
         choices=list(ENDPOINTS.items()),
         widget=forms.CheckboxSelectMultiple,
