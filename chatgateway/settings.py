@@ -331,8 +331,7 @@ OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", 2, minimum=0)
 # Development only: with DEBUG on and none set, one is derived from DJANGO_SECRET_KEY. With DEBUG off and
 # keys stored, none set is a system check error (providers.E001).
 CHATGATEWAY_KEY_ENCRYPTION_KEYS = envfernetkeys("CHATGATEWAY_KEY_ENCRYPTION_KEYS")
-CHATGATEWAY_KEY_ENCRYPTION_KEYS_DERIVED = not CHATGATEWAY_KEY_ENCRYPTION_KEYS and DEBUG
-if CHATGATEWAY_KEY_ENCRYPTION_KEYS_DERIVED:
+if not CHATGATEWAY_KEY_ENCRYPTION_KEYS and DEBUG:
     CHATGATEWAY_KEY_ENCRYPTION_KEYS = [derived_fernet_key(SECRET_KEY)]
 # A providers.yaml that `make run` and `make serve` apply at start (manage.py sync_providers), if set.
 CHATGATEWAY_PROVIDERS_FILE = envstr("CHATGATEWAY_PROVIDERS_FILE")

@@ -29,9 +29,7 @@ def bump_catalog_version() -> None:
 
 def catalog_changed(**kwargs: Any) -> None:
     """Receiver of the catalog models' save, delete and M2M signals (providers/apps.py)."""
-    if kwargs.get("raw"):  # loaddata: the rows arrive as they are; the version is bumped by whoever loads
-        return
-    if kwargs.get("action", "post_").startswith("post_"):
+    if kwargs.get("action", "post_").startswith("post_"):  # M2M changes: once, after
         bump_catalog_version()
 
 

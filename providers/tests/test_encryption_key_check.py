@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from chatgateway.env import derived_fernet_key, envfernetkeys
@@ -53,3 +54,11 @@ def test_storing_a_key_without_an_encryption_key_says_what_to_set(make_provider,
 
     with pytest.raises(ImproperlyConfigured, match="CHATGATEWAY_KEY_ENCRYPTION_KEYS is not set"):
         make_provider("openai", keys=(SECRET,))
+
+
+def test_the_development_key_is_a_fernet_key_made_from_the_secret_alone():
+    key = derived_fernet_key("a development secret")
+
+    assert key == derived_fernet_key("a development secret")
+    assert key != derived_fernet_key("another secret")
+    assert Fernet(key).decrypt(Fernet(key).encrypt(b"x")) == b"x"
