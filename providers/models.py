@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from providers import crypto
@@ -23,6 +23,7 @@ COMPLETION_CAPS = ("max_completion_tokens", "max_tokens")
 # Header names (RFC 9110 tokens); these carry credentials, which belong in the provider's keys, encrypted.
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 CREDENTIAL_HEADERS = {"authorization", "api-key", "proxy-authorization", "x-api-key"}
+SMALL_MAX = 32767  # the largest small integer every database stores (SQLite would take more, PostgreSQL not)
 
 
 def validate_endpoints(value: Any) -> None:
@@ -85,7 +86,10 @@ class Provider(models.Model):
         help_text="Seconds for an answer or a first chunk, retries included; empty: OPENAI_TIMEOUT.",
     )
     max_retries = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Retries of passing failures; empty: OPENAI_MAX_RETRIES."
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(SMALL_MAX)],
+        help_text="Retries of passing failures; empty: OPENAI_MAX_RETRIES.",
     )
     enabled = models.BooleanField(default=True)
     endpoints = models.JSONField(
@@ -186,9 +190,13 @@ class Deployment(models.Model):
     upstream_model = models.CharField(
         max_length=200, help_text="The provider's name of the model (Azure: the deployment's name)."
     )
-    priority = models.PositiveSmallIntegerField(default=1, help_text="Lower is tried first.")
+    priority = models.PositiveSmallIntegerField(
+        default=1, validators=[MaxValueValidator(SMALL_MAX)], help_text="Lower is tried first."
+    )
     weight = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1)], help_text="Share of traffic among deployments of equal priority."
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(SMALL_MAX)],
+        help_text="Share of traffic among deployments of equal priority.",
     )
     enabled = models.BooleanField(default=True)
 

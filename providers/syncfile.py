@@ -158,7 +158,7 @@ PROVIDER_FIELDS = {
 MODEL_FIELDS = {"name", "description", "enabled", "plans", "deployments"}
 DEPLOYMENT_FIELDS = {"provider", "model", "priority", "weight", "enabled"}
 # The Provider model's fields as the file names them, to put its validation errors on the right line.
-FILE_NAME_OF = {"extra_headers": "headers"}
+FILE_NAME_OF = {"extra_headers": "headers", "upstream_model": "model"}
 
 
 def parse(text: str, *, environ: dict[str, str] | None = None) -> Declaration:
@@ -247,10 +247,10 @@ def _headers(reader: _Reader, node: Node) -> dict[str, str]:
     return {str(reader.scalar(key)): str(reader.scalar(value)) for key, value in node.value}
 
 
-def _validate_like_admin(provider: Provider, fields: dict[str, Node], node: Node) -> None:
-    """The checks the admin makes (the model's validators), on the line of the field at fault."""
+def _validate_like_admin(obj: Any, fields: dict[str, Node], node: Node, *, exclude: tuple[str, ...] = ()) -> None:
+    """The checks the admin makes (the model's validators and lengths), on the line of the field at fault."""
     try:
-        provider.full_clean(validate_unique=False, validate_constraints=False)
+        obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     except ValidationError as error:
         field_name, messages = next(iter(error.message_dict.items()))
         at = fields.get(FILE_NAME_OF.get(field_name, field_name), node)
@@ -260,8 +260,8 @@ def _validate_like_admin(provider: Provider, fields: dict[str, Node], node: Node
 def _model(reader: _Reader, node: Node) -> ModelDecl:
     fields = reader.mapping(node, MODEL_FIELDS, "a model")
     name = reader.text(reader.required(fields, "name", node, "a model"))
-    if len(name) > Model._meta.get_field("name").max_length:
-        raise _Problem(fields["name"], "the name is too long")
+    description = reader.field(fields, "description", reader.text, "")
+    _validate_like_admin(Model(name=name, description=description), fields, node)
     deployments_node = reader.required(fields, "deployments", node, f"model {name!r}")
     deployments = [_deployment(reader, item) for item in reader.items(deployments_node)]
     if not deployments:
@@ -275,7 +275,7 @@ def _model(reader: _Reader, node: Node) -> ModelDecl:
     return ModelDecl(
         line=node.start_mark.line + 1,
         name=name,
-        description=reader.field(fields, "description", reader.text, ""),
+        description=description,
         enabled=reader.field(fields, "enabled", reader.boolean, True),
         plans=[text for _, text in reader.field(fields, "plans", reader.texts, [])],
         deployments=deployments,
@@ -284,7 +284,7 @@ def _model(reader: _Reader, node: Node) -> ModelDecl:
 
 def _deployment(reader: _Reader, node: Node) -> DeploymentDecl:
     fields = reader.mapping(node, DEPLOYMENT_FIELDS, "a deployment")
-    return DeploymentDecl(
+    deployment = DeploymentDecl(
         line=node.start_mark.line + 1,
         provider=reader.text(reader.required(fields, "provider", node, "a deployment")),
         upstream_model=reader.text(reader.required(fields, "model", node, "a deployment")),
@@ -292,6 +292,9 @@ def _deployment(reader: _Reader, node: Node) -> DeploymentDecl:
         weight=reader.field(fields, "weight", reader.whole, 1, minimum=1),
         enabled=reader.field(fields, "enabled", reader.boolean, True),
     )
+    row = Deployment(upstream_model=deployment.upstream_model, priority=deployment.priority, weight=deployment.weight)
+    _validate_like_admin(row, fields, node, exclude=("model", "provider"))
+    return deployment
 
 
 def check_against_database(declaration: Declaration, *, prune: bool) -> None:

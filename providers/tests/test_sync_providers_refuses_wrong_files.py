@@ -71,6 +71,16 @@ WRONG_FILES = {
         "name: fast",
         "model 'fast': no plan is named 'gold'",
     ),
+    "a priority past what is stored": (
+        ISSUE_EXAMPLE.replace("model: gpt-4o, priority: 1}", "model: gpt-4o, priority: 99999}"),
+        "priority: 99999",
+        "priority: Ensure this value is less than or equal to 32767.",
+    ),
+    "a model name too long": (
+        ISSUE_EXAMPLE.replace("name: fast", "name: " + "f" * 101),
+        "f" * 101,
+        "name: Ensure this value has at most 100 characters",
+    ),
     "an unknown top-level section": (ISSUE_EXAMPLE + "routes: []\n", "routes: []", "unknown field 'routes'"),
 }
 
