@@ -29,7 +29,7 @@ def check_key_encryption(app_configs: Any, databases: Any = None, **kwargs: Any)
         Error(
             "Provider keys are stored in the database but CHATGATEWAY_KEY_ENCRYPTION_KEYS is not set, so none "
             "of them can be read.",
-            hint="Set it to the Fernet key(s) they were encrypted with (docs/providers.md, 'Encryption').",
+            hint="Set it to the Fernet key(s) they were encrypted with (docs/providers.md, 'Keys at rest').",
             id="providers.E001",
         )
     ]
