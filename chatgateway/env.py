@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import secrets
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -82,6 +85,26 @@ def envcsp(name: str, default: list[str]) -> list[str]:
     if "'none'" in sources and len(sources) > 1:
         raise ImproperlyConfigured(f"{name}: none can't be listed with other sources")
     return sources
+
+
+def envfernetkeys(name: str) -> list[str]:
+    """Comma-separated Fernet keys (32 url-safe base64-encoded bytes each), in order."""
+    keys = envlist(name, [])
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded bytes); make one with "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+            ) from None
+    return keys
+
+
+def derived_fernet_key(secret: str) -> str:
+    """A Fernet key derived from `secret` (DJANGO_SECRET_KEY), for development only."""
+    digest = hashlib.sha256(b"chatgateway provider keys\0" + secret.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def development_secret(path: Path) -> str:

@@ -15,9 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from chatgateway.env import (
+    derived_fernet_key,
     development_secret,
     envbool,
     envcsp,
+    envfernetkeys,
     envfloat,
     envint,
     envlist,
@@ -66,6 +68,7 @@ INSTALLED_APPS = [
     "conversations",
     "usage",
     "web",
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -368,6 +371,19 @@ if CHATGATEWAY_LEASE_SECONDS <= CHATGATEWAY_MAX_REQUEST_SECONDS + OPENAI_TIMEOUT
         "CHATGATEWAY_LEASE_SECONDS must be longer than CHATGATEWAY_MAX_REQUEST_SECONDS + OPENAI_TIMEOUT."
     )
 CHATGATEWAY_LEASE_SWEEP_SECONDS = envfloat("CHATGATEWAY_LEASE_SWEEP_SECONDS", 30.0, or_zero=True)
+
+# --- Providers, their keys and models (providers/, docs/providers.md) --------------------------------
+# Fernet keys, comma-separated, that encrypt the providers' keys stored in the database: the first encrypts,
+# every one decrypts (rotation: add the new key first, run `manage.py rotate_provider_keys`, drop the old).
+# Development only: with DEBUG on and none set, one is derived from DJANGO_SECRET_KEY. With DEBUG off and
+# keys stored, none set is a system check error (providers.E001).
+CHATGATEWAY_KEY_ENCRYPTION_KEYS = envfernetkeys("CHATGATEWAY_KEY_ENCRYPTION_KEYS")
+if not CHATGATEWAY_KEY_ENCRYPTION_KEYS and DEBUG:
+    CHATGATEWAY_KEY_ENCRYPTION_KEYS = [derived_fernet_key(SECRET_KEY)]
+# A providers.yaml that `make run` and `make serve` apply at start (manage.py sync_providers), if set.
+CHATGATEWAY_PROVIDERS_FILE = envstr("CHATGATEWAY_PROVIDERS_FILE")
+# How often each server process looks whether an administrator changed the providers (one primary-key read).
+CHATGATEWAY_PROVIDERS_REFRESH_SECONDS = envfloat("CHATGATEWAY_PROVIDERS_REFRESH_SECONDS", 1.0)
 
 # --- `make run` (manage.py rungateway) and `make serve` (manage.py serve) serve on HOST:PORT -------
 RUN_HOST = envstr("HOST", "127.0.0.1")

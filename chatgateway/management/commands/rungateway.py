@@ -8,6 +8,7 @@ import time
 
 import uvicorn
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 BANNER = """
@@ -33,6 +34,8 @@ class Command(BaseCommand):
         host, _, port = (addrport or f"{settings.RUN_HOST}:{settings.RUN_PORT}").rpartition(":")
         if not port.isdigit():
             raise CommandError(f"{addrport!r} is not HOST:PORT.")
+        if settings.CHATGATEWAY_PROVIDERS_FILE:  # after `make run`'s migrate; a wrong file stops the start
+            call_command("sync_providers", settings.CHATGATEWAY_PROVIDERS_FILE, stdout=self.stdout)
         # uvicorn's reloader serves from a child process and restarts it on code changes; this
         # process, the parent, owns the development upstream.
         if settings.USE_DEV_UPSTREAM:

@@ -5,6 +5,7 @@ import socket
 import uvicorn
 import uvicorn.config
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 
@@ -14,6 +15,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if settings.DEBUG:
             raise CommandError("`serve` is the production server: set DEBUG=0 (and DJANGO_SECRET_KEY, ALLOWED_HOSTS).")
+        if settings.CHATGATEWAY_PROVIDERS_FILE:  # after `make serve`'s migrate; a wrong file stops the start
+            call_command("sync_providers", settings.CHATGATEWAY_PROVIDERS_FILE, stdout=self.stdout)
         self.stdout.write(
             f"Serving the gateway on http://{settings.RUN_HOST}:{settings.RUN_PORT}/ "
             f"with {settings.WEB_WORKERS} worker process(es)"

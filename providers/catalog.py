@@ -1,0 +1,317 @@
+"""The catalog as the router reads it: an immutable snapshot per process, with no database query per request.
+
+`current()` loads it on its first call and returns the same snapshot until a newer one replaces it, which
+happens
+- in the process that saved a change, as soon as the change commits (`reload_after_change`, on_commit);
+- in every other process, within CHATGATEWAY_PROVIDERS_REFRESH_SECONDS: a daemon thread reads the
+  single-row `CatalogVersion` (bumped in the transaction of every change) and reloads when it grew.
+Requests never wait for either: they keep the snapshot they got. Polling rather than PostgreSQL's
+LISTEN/NOTIFY: it works on SQLite too, needs no connection held open outside the pool, and costs one
+primary-key read a second per process (docs/providers.md).
+
+With no provider configured, the catalog is implicit: one provider, "default", made of the OPENAI_*
+settings, serving CHATGATEWAY_MODELS under their own names, exactly as the gateway did before providers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connections
+from django.db.models import Prefetch
+
+from providers import crypto
+from providers.models import CatalogVersion, Deployment, Model, Provider, ProviderKey
+
+logger = logging.getLogger("providers.catalog")
+
+IMPLICIT_PROVIDER = "default"
+OPENAI_BASE_URL = "https://api.openai.com/v1"  # the SDK's own default, when OPENAI_BASE_URL is unset
+# Settings the implicit catalog, the timeouts or the keys are made of: a change (override_settings) drops it.
+CATALOG_SETTINGS = {
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_TIMEOUT",
+    "OPENAI_MAX_RETRIES",
+    "CHATGATEWAY_MODELS",
+    "CHATGATEWAY_KEY_ENCRYPTION_KEYS",
+    "CHATGATEWAY_PROVIDERS_REFRESH_SECONDS",
+    "DATABASES",
+}
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    id: int | None
+    secret: str = field(repr=False)  # never in a log line or a traceback's repr
+    last4: str
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    id: int | None
+    name: str
+    kind: str  # "openai" or "azure"
+    base_url: str
+    api_version: str  # Azure's api-version; "" for OpenAI-compatible providers
+    headers: Mapping[str, str]
+    timeout: float  # seconds
+    max_retries: int
+    completion_cap: str  # "max_completion_tokens" or "max_tokens"
+    endpoints: frozenset[str]
+    keys: tuple[KeyEntry, ...]  # in turn; empty: the provider takes no key
+
+
+@dataclass(frozen=True)
+class DeploymentEntry:
+    id: int | None
+    provider: ProviderEntry
+    upstream_model: str
+    priority: int  # lower first
+    weight: int  # among equal priorities, at least 1
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: int | None
+    name: str
+    deployments: tuple[DeploymentEntry, ...]  # by priority, then as configured
+    plan_ids: frozenset[int]  # empty: every plan, and users without one
+
+    def allowed_for(self, plan_id: int | None) -> bool:
+        """Whether a user of plan `plan_id` (None: no plan) may use this model."""
+        return not self.plan_ids or plan_id in self.plan_ids
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: int
+    implicit: bool
+    models: Mapping[str, ModelEntry]
+    providers: Mapping[str, ProviderEntry]
+
+    def model(self, name: str) -> ModelEntry | None:
+        return self.models.get(name)
+
+    def model_names_for(self, plan_id: int | None) -> list[str]:
+        """The public names a user of plan `plan_id` may use (None: a user without a plan), sorted."""
+        return sorted(name for name, entry in self.models.items() if entry.allowed_for(plan_id))
+
+
+# --- The process's snapshot -------------------------------------------------------------------------
+
+_catalog: Catalog | None = None
+_load_lock = threading.Lock()
+_poller_lock = threading.Lock()
+_poller: tuple[int, threading.Thread] | None = None  # (pid, thread): a forked child starts its own
+
+
+def current() -> Catalog:
+    """The process's cached catalog; the database is read on the first call only."""
+    catalog = _catalog
+    if catalog is not None:
+        return catalog
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _first_load()
+    # Called from the event loop (an async view): the ORM may not run here, so the one load runs in a
+    # thread of its own while the loop waits, once per process.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-load") as pool:
+        return pool.submit(_first_load_in_thread).result()
+
+
+def refresh() -> Catalog:
+    """Reload the catalog now, replace the process's snapshot with it, and return it."""
+    return _reload(only_if_missing=False)
+
+
+def forget() -> None:
+    """Drop the snapshot: the next current() loads afresh (settings changed, tests)."""
+    global _catalog
+    with _load_lock:  # after a load under way, so that it can't put back what it read before
+        _catalog = None
+
+
+def forget_on_setting_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in CATALOG_SETTINGS:
+        forget()
+
+
+def reload_after_change() -> None:
+    """After a change committed in this process: reload at once, if a snapshot is in use and is older."""
+    catalog = _catalog
+    if catalog is not None and _stored_version() > catalog.version:
+        refresh()
+
+
+def _first_load() -> Catalog:
+    return _reload(only_if_missing=True)
+
+
+def _first_load_in_thread() -> Catalog:
+    try:
+        return _first_load()
+    finally:
+        connections.close_all()
+
+
+def _reload(*, only_if_missing: bool) -> Catalog:
+    """Load under the lock (one load at a time; requests never take it: they read `_catalog`)."""
+    global _catalog
+    with _load_lock:
+        if only_if_missing and _catalog is not None:
+            return _catalog  # another thread loaded it meanwhile
+        catalog = _catalog = _load()
+    _start_poller()
+    return catalog
+
+
+# --- Loading ----------------------------------------------------------------------------------------
+
+
+def _stored_version() -> int:
+    return CatalogVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+def _load() -> Catalog:
+    # The version is read before the rows: a change committed in between makes the rows newer than the
+    # version, and the next poll loads again; never the other way round.
+    version = _stored_version()
+    if not Provider.objects.exists():
+        return implicit_catalog(version)
+    providers = {
+        provider.name: entry
+        for provider in Provider.objects.filter(enabled=True).prefetch_related(
+            Prefetch("keys", queryset=ProviderKey.objects.order_by("pk"))
+        )
+        if (entry := _provider_entry(provider)) is not None
+    }
+    models = {}
+    deployments = Deployment.objects.filter(enabled=True).select_related("provider").order_by("priority", "pk")
+    for model in Model.objects.filter(enabled=True).prefetch_related(
+        Prefetch("deployments", queryset=deployments), "plans"
+    ):
+        usable = tuple(
+            DeploymentEntry(
+                id=deployment.pk,
+                provider=providers[deployment.provider.name],
+                upstream_model=deployment.upstream_model,
+                priority=deployment.priority,
+                weight=deployment.weight,
+            )
+            for deployment in model.deployments.all()
+            if deployment.provider.name in providers
+        )
+        if usable:
+            plan_ids = frozenset(plan.pk for plan in model.plans.all())
+            models[model.name] = ModelEntry(id=model.pk, name=model.name, deployments=usable, plan_ids=plan_ids)
+    return Catalog(
+        version=version, implicit=False, models=MappingProxyType(models), providers=MappingProxyType(providers)
+    )
+
+
+def _provider_entry(provider: Provider) -> ProviderEntry | None:
+    """The provider as the router sees it; None if it has keys but none usable (all disabled or refused)."""
+    stored = list(provider.keys.all())
+    keys = []
+    for key in stored:
+        if not key.in_use:
+            continue
+        try:
+            keys.append(KeyEntry(id=key.pk, secret=key.secret(), last4=key.last4))
+        except crypto.KeyUnreadable:
+            logger.error("provider %s: key %s (…%s) can't be decrypted: left out", provider.name, key.pk, key.last4)
+    if stored and not keys:
+        return None
+    return ProviderEntry(
+        id=provider.pk,
+        name=provider.name,
+        kind=provider.kind,
+        base_url=provider.base_url,
+        api_version=provider.api_version,
+        headers=MappingProxyType(dict(provider.extra_headers)),
+        timeout=provider.timeout if provider.timeout is not None else settings.OPENAI_TIMEOUT,
+        max_retries=provider.max_retries if provider.max_retries is not None else settings.OPENAI_MAX_RETRIES,
+        completion_cap=provider.completion_cap,
+        endpoints=frozenset(provider.endpoints),
+        keys=tuple(keys),
+    )
+
+
+def implicit_catalog(version: int = 0) -> Catalog:
+    """The catalog of a gateway with no provider configured: the OPENAI_* settings and CHATGATEWAY_MODELS."""
+    secret = settings.OPENAI_API_KEY
+    provider = ProviderEntry(
+        id=None,
+        name=IMPLICIT_PROVIDER,
+        kind=Provider.Kind.OPENAI.value,
+        base_url=settings.OPENAI_BASE_URL or OPENAI_BASE_URL,
+        api_version="",
+        headers=MappingProxyType({}),
+        timeout=settings.OPENAI_TIMEOUT,
+        max_retries=settings.OPENAI_MAX_RETRIES,
+        completion_cap=Provider.CompletionCap.MAX_TOKENS.value,  # what the gateway has always sent
+        endpoints=frozenset({"chat"}),
+        keys=(KeyEntry(id=None, secret=secret, last4=secret[-4:]),) if secret else (),
+    )
+    models = {
+        name: ModelEntry(
+            id=None,
+            name=name,
+            deployments=(DeploymentEntry(id=None, provider=provider, upstream_model=name, priority=1, weight=1),),
+            plan_ids=frozenset(),
+        )
+        for name in settings.CHATGATEWAY_MODELS
+    }
+    return Catalog(
+        version=version,
+        implicit=True,
+        models=MappingProxyType(models),
+        providers=MappingProxyType({IMPLICIT_PROVIDER: provider}),
+    )
+
+
+# --- Watching for changes made by other processes ---------------------------------------------------
+
+
+def _start_poller() -> None:
+    global _poller
+    with _poller_lock:
+        if _poller is not None and _poller[0] == os.getpid() and _poller[1].is_alive():
+            return
+        thread = threading.Thread(target=_poll_forever, name="catalog-poller", daemon=True)
+        _poller = (os.getpid(), thread)
+    thread.start()
+
+
+def _poll_forever() -> None:
+    failing = False
+    while True:
+        time.sleep(settings.CHATGATEWAY_PROVIDERS_REFRESH_SECONDS)
+        try:
+            catalog = _catalog
+            if catalog is not None and _stored_version() > catalog.version:
+                refresh()
+            failing = False
+        except DatabaseError as error:  # the database is away: keep the snapshot, say so once
+            if not failing:
+                logger.warning("can't read the catalog's version (%s); keeping the one loaded", type(error).__name__)
+            failing = True
+        except Exception:  # e.g. a test run's database blocked for the test at hand: try again later
+            logger.debug("catalog poll failed", exc_info=True)
+        finally:
+            # Give the connection back (to the pool on PostgreSQL); a thread of its own must not hold one.
+            with contextlib.suppress(DatabaseError):
+                connections.close_all()
