@@ -10,6 +10,7 @@ from accounts.models import User
 from accounts.tokens import issue_access_token
 from devtools.devupstream import DevUpstream
 from devtools.testing import InProcessGateway
+from relay.upstream import routing
 
 PASSWORD = "correct horse battery staple"
 
@@ -30,6 +31,7 @@ def gateway_uses_dev_upstream(settings, dev_upstream):
     settings.OPENAI_MAX_RETRIES = 0
     settings.OPENAI_TIMEOUT = 5.0
     dev_upstream.fault = ""
+    routing.reset_state()  # breakers, resting keys and turns are per process: each test starts afresh
     yield
     dev_upstream.fault = ""
 

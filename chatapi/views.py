@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import parse_qsl
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
@@ -31,7 +30,7 @@ from quota.headers import rate_limit_headers
 from relay.http import caller_of
 from relay.models import UsageRecord
 from relay.passthrough import relay_completion
-from relay.rules import check_prompt_size
+from relay.rules import check_prompt_size, default_model
 
 
 class TokenView(APIView):
@@ -105,7 +104,7 @@ class AskView(AsyncAPIView):
     async def get(self, request: Request) -> Response:
         relayed = await relay_completion(
             caller=caller_of(request),
-            params={"model": settings.CHATGATEWAY_MODEL, "messages": [{"role": "user", "content": _question(request)}]},
+            params={"model": default_model(), "messages": [{"role": "user", "content": _question(request)}]},
             endpoint=UsageRecord.Endpoint.CHATAPI,
         )
         return Response(

@@ -384,6 +384,13 @@ if not CHATGATEWAY_KEY_ENCRYPTION_KEYS and DEBUG:
 CHATGATEWAY_PROVIDERS_FILE = envstr("CHATGATEWAY_PROVIDERS_FILE")
 # How often each server process looks whether an administrator changed the providers (one primary-key read).
 CHATGATEWAY_PROVIDERS_REFRESH_SECONDS = envfloat("CHATGATEWAY_PROVIDERS_REFRESH_SECONDS", 1.0)
+# A deployment failing this many times in a row (connection, timeout, 5xx, 429) rests for the cooldown, then
+# one request probes it (relay/upstream/routing.py); per server process.
+CHATGATEWAY_BREAKER_FAILURES = envint("CHATGATEWAY_BREAKER_FAILURES", 3, minimum=1)
+CHATGATEWAY_BREAKER_COOLDOWN_SECONDS = envfloat("CHATGATEWAY_BREAKER_COOLDOWN_SECONDS", 30.0)
+# On: responses carry `x-chatgateway-provider`, the name of the provider that answered. Off: clients never
+# learn which provider it was.
+CHATGATEWAY_EXPOSE_PROVIDER = envbool("CHATGATEWAY_EXPOSE_PROVIDER", False)
 
 # --- `make run` (manage.py rungateway) and `make serve` (manage.py serve) serve on HOST:PORT -------
 RUN_HOST = envstr("HOST", "127.0.0.1")

@@ -43,7 +43,7 @@ class ConversationSerializer(serializers.ModelSerializer):
         read_only_fields = ("id", "created", "updated")
 
     def validate_model(self, value: str) -> str:
-        check_model_allowed(value)
+        check_model_allowed(value, user=self.context.get("user"))
         return value
 
     def validate_system_prompt(self, value: str) -> str:
@@ -90,7 +90,7 @@ class NewMessageSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
-            check_model_allowed(self.context["conversation"].model)
+            check_model_allowed(self.context["conversation"].model, user=self.context.get("user"))
         except serializers.ValidationError as error:
             raise serializers.ValidationError(
                 {

@@ -28,6 +28,7 @@ from quota.services import Allowance, QuotaStatus, quota_status
 from relay.estimates import estimate_prompt_tokens
 from relay.models import UsageRecord
 from relay.passthrough import Caller, relay_completion
+from relay.rules import default_model
 
 ENDPOINT = UsageRecord.Endpoint.CONVERSATION
 START_WINDOW = dt.timedelta(minutes=1)  # CHATGATEWAY_CONVERSATIONS_PER_MINUTE counts the starts in this window
@@ -59,7 +60,7 @@ def start_conversation(
             raise TooManyConversations(limit=settings.CHATGATEWAY_MAX_CONVERSATIONS_PER_USER)
         _check_system_prompts(chars=held["chars"] + len(system_prompt))
         return Conversation.objects.create(
-            user_id=user_id, title=title, model=model or settings.CHATGATEWAY_MODEL, system_prompt=system_prompt
+            user_id=user_id, title=title, model=model or default_model(), system_prompt=system_prompt
         )
 
 

@@ -75,7 +75,7 @@ class ConversationListView(APIView):
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
-        new = ConversationSerializer(data=request.data)
+        new = ConversationSerializer(data=request.data, context={"user": request.user})
         new.is_valid(raise_exception=True)
         conversation = start_conversation(user_id=request.user.pk, **new.validated_data)
         return Response(ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
@@ -97,7 +97,7 @@ class ConversationDetailView(APIView):
     )
     def patch(self, request: Request, pk: int) -> Response:
         conversation = conversation_of(user_id=request.user.pk, conversation_id=pk)
-        edit = ConversationSerializer(conversation, data=request.data, partial=True)
+        edit = ConversationSerializer(conversation, data=request.data, partial=True, context={"user": request.user})
         edit.is_valid(raise_exception=True)
         if edit.validated_data:  # an edit of nothing is no activity: the conversation keeps its place
             conversation = edit_conversation(conversation=conversation, changes=edit.validated_data)
@@ -131,7 +131,7 @@ class MessageListView(AsyncAPIView):
     )
     async def post(self, request: Request, pk: int) -> HttpResponse:
         conversation = await in_db(conversation_of, user_id=request.user.pk, conversation_id=pk)
-        new = NewMessageSerializer(data=request.data, context={"conversation": conversation})
+        new = NewMessageSerializer(data=request.data, context={"conversation": conversation, "user": request.user})
         new.is_valid(raise_exception=True)
         caller = caller_of(request)
         content = new.validated_data["content"]

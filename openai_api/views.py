@@ -32,7 +32,7 @@ from openai_api.serializers import (
 from quota.headers import rate_limit_headers
 from relay.http import caller_of, event_stream_response
 from relay.passthrough import open_completion_stream, relay_completion
-from relay.rules import check_model_allowed
+from relay.rules import allowed_models, check_model_allowed
 
 
 class OpenAIStyleMixin:
@@ -93,7 +93,7 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
     async def post(self, request: Request) -> HttpResponse:
         chat = ChatCompletionRequestSerializer(data=request.data)
         chat.is_valid(raise_exception=True)
-        check_model_allowed(chat.validated_data["model"], api=apis.OPENAI)
+        check_model_allowed(chat.validated_data["model"], user=request.user, api=apis.OPENAI)
         caller = caller_of(request)
         if chat.validated_data.get("stream"):
             passed = await open_completion_stream(caller=caller, params=request.data)
@@ -104,6 +104,8 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
             response = HttpResponse(passed.body, content_type="application/json", headers=headers)
         if passed.request_id:
             response["x-request-id"] = passed.request_id
+        if settings.CHATGATEWAY_EXPOSE_PROVIDER and passed.provider:
+            response["x-chatgateway-provider"] = passed.provider
         return response
 
 
@@ -116,7 +118,7 @@ class ModelListView(OpenAIStyleMixin, AsyncAPIView):
         tags=["OpenAI-compatible"],
     )
     async def get(self, request: Request) -> Response:
-        return Response({"object": "list", "data": [_model(name) for name in settings.CHATGATEWAY_MODELS]})
+        return Response({"object": "list", "data": [_model(name) for name in allowed_models(request.user)]})
 
 
 class ModelView(OpenAIStyleMixin, AsyncAPIView):
@@ -128,7 +130,7 @@ class ModelView(OpenAIStyleMixin, AsyncAPIView):
         tags=["OpenAI-compatible"],
     )
     async def get(self, request: Request, model: str) -> Response:
-        check_model_allowed(model, api=apis.OPENAI)
+        check_model_allowed(model, user=request.user, api=apis.OPENAI)
         return Response(_model(model))
 
 

@@ -47,6 +47,18 @@ class UsageRecord(models.Model):
     ttfb_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Streams: time to the first chunk.")
     upstream_request_id = models.CharField(max_length=200, blank=True)
     error = models.CharField(max_length=100, blank=True, help_text="Why the relay failed; empty on success.")
+    provider = models.CharField(max_length=100, blank=True, help_text="The provider that answered; empty if none did.")
+    upstream_model = models.CharField(
+        max_length=200, blank=True, help_text="The provider's own name of the model that answered."
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Calls upstream the request took: one, plus a retry or fallback for each failure."
+    )
+    failed_attempts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The failed calls, in order: provider, provider model, the gateway's reason code, HTTP status.",
+    )
     # Kept only when CHATGATEWAY_STORE_TEXT is on (off by default: prompts are the users' business).
     prompt_text = models.TextField(blank=True)
     completion_text = models.TextField(blank=True)

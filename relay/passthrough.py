@@ -53,6 +53,7 @@ class Passed:
     allowance: Allowance
     request_id: str | None = None
     completion: upstream.RawCompletion | None = None  # a non-streamed answer, its usage as counted
+    provider: str = ""  # the provider that answered: for the x-chatgateway-provider header, if allowed
 
 
 async def relay_completion(
@@ -62,7 +63,7 @@ async def relay_completion(
     attempt = _attempt(caller, params, stream=False, endpoint=endpoint)
     params = await _reserve(attempt, params)
     try:
-        completion = await upstream.pass_through_completion(params)
+        completion = await upstream.pass_through_completion(params, attempt.trail)
     except BaseException as exc:
         await _settle_failure(attempt, exc)
         raise
@@ -78,6 +79,7 @@ async def relay_completion(
         allowance=attempt.reservation.settled(tokens=usage.total_tokens),
         request_id=completion.request_id,
         completion=dataclasses.replace(completion, usage=usage),
+        provider=attempt.trail.provider,
     )
 
 
@@ -88,7 +90,9 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
     settlement = await open_settled_stream(caller=caller, params=params)
     include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
     events = settled_events(settlement, OpenAIEvents(include_usage=include_usage))
-    return Passed(body=events, allowance=settlement.allowance, request_id=settlement.request_id)
+    return Passed(
+        body=events, allowance=settlement.allowance, request_id=settlement.request_id, provider=settlement.provider
+    )
 
 
 async def open_settled_stream(
@@ -101,7 +105,7 @@ async def open_settled_stream(
     attempt = _attempt(caller, params, stream=True, endpoint=endpoint)
     params = await _reserve(attempt, params)
     try:
-        stream = await upstream.open_stream(params)
+        stream = await upstream.open_stream(params, attempt.trail)
     except BaseException as exc:
         await _settle_failure(attempt, exc)
         raise

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from core.fields import TextField
 from core.openapi import CheckedByCode, allowed_models, message_list
 from quota.serializers import QuotaStatusSerializer
-from relay.rules import check_message_count, check_model_allowed, check_prompt_size
+from relay.rules import check_message_count, check_model_allowed, check_prompt_size, default_model
 
 
 class MessageSerializer(serializers.Serializer):
@@ -28,7 +28,7 @@ class ChatRequestSerializer(serializers.Serializer):
     model = TextField(required=False, help_text="One of the models this gateway allows.")
 
     def validate_model(self, value: str) -> str:
-        check_model_allowed(value)
+        check_model_allowed(value, user=self.context.get("user"))
         return value
 
     def validate_messages(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -45,7 +45,7 @@ class ChatRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError(gettext("Send either 'prompt' or 'messages', not both or neither."))
         if "prompt" in attrs:
             attrs["messages"] = [{"role": "user", "content": attrs.pop("prompt")}]
-        attrs.setdefault("model", settings.CHATGATEWAY_MODEL)
+        attrs.setdefault("model", default_model())
         return attrs
 
 

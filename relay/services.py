@@ -40,6 +40,7 @@ class RelayAttempt:
     reservation: Reservation | None = None
     started: float = dataclasses.field(default_factory=time.monotonic)
     ttfb_ms: int | None = None
+    trail: upstream.Trail = dataclasses.field(default_factory=lambda: upstream.Trail())
 
     def reserve(self, *, completion_tokens: int | None = None) -> Reservation:
         # What the request is, for its record if its process is killed before it ends (relay/lost.py).
@@ -135,6 +136,10 @@ class RelayAttempt:
             ttfb_ms=self.ttfb_ms,
             upstream_request_id=(request_id or "")[:200],
             error=error,
+            provider=self.trail.provider[:100],
+            upstream_model=self.trail.upstream_model[:200],
+            attempts=min(self.trail.attempts, 32767),
+            failed_attempts=self.trail.failures[:20],
             prompt_text=_storable("\n\n".join(message_text(m) for m in self.messages)) if keep_text else "",
             completion_text=_storable(answer) if keep_text else "",
             created=timezone.now(),

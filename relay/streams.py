@@ -54,6 +54,11 @@ class StreamSettlement:
         return "".join(self._answer)
 
     @property
+    def provider(self) -> str:
+        """The name of the provider that is answering."""
+        return self._attempt.trail.provider
+
+    @property
     def request_id(self) -> str | None:
         """The upstream's request id, when it gave one."""
         return self._stream.request_id

@@ -30,7 +30,7 @@ class ChatView(AsyncAPIView):
         tags=["Chat"],
     )
     async def post(self, request: Request) -> Response:
-        chat = ChatRequestSerializer(data=request.data)
+        chat = ChatRequestSerializer(data=request.data, context={"user": request.user})
         chat.is_valid(raise_exception=True)
         relayed = await relay_completion(
             caller=caller_of(request),

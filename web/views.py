@@ -7,6 +7,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
+from relay.rules import allowed_models, default_model
+
 login = LoginView.as_view(template_name="web/login.html", next_page="web:home")
 
 
@@ -17,8 +19,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return login(request)
     config = {
         "urls": {"quota": reverse("quota"), "conversations": reverse("conversations")},
-        "models": settings.CHATGATEWAY_MODELS,
-        "defaultModel": settings.CHATGATEWAY_MODEL,
+        "models": allowed_models(request.user),
+        "defaultModel": default_model(),
         "maxPromptChars": settings.CHATGATEWAY_MAX_PROMPT_CHARS,
     }
     return render(request, "web/chat.html", {"config": config})

@@ -22,10 +22,12 @@ from relay.upstream.raw import (
     open_stream,
     pass_through_completion,
 )
+from relay.upstream.routing import Trail
 
 __all__ = [
     "RawCompletion",
     "StreamEvent",
+    "Trail",
     "UpstreamBusy",
     "UpstreamError",
     "UpstreamMisconfigured",

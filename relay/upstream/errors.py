@@ -14,6 +14,8 @@ from django.conf import settings
 from django.utils.translation import gettext, gettext_lazy
 
 from core.errors import ApplicationError
+from providers import catalog
+from relay.upstream.clients import used_secrets
 from relay.upstream.redact import redact_keys
 
 logger = logging.getLogger("relay.upstream")
@@ -105,8 +107,18 @@ def _rejection(exc: openai.APIStatusError) -> str:
     upstream's credentials: those refusals are 401/403 and say nothing to the client)."""
     body = exc.body if isinstance(exc.body, dict) else {}
     reason = body.get("message") if isinstance(body.get("message"), str) else ""
-    reason = redact_keys(reason, [settings.OPENAI_API_KEY])[:500]
+    reason = redact_keys(reason, known_keys())[:500]
     return f"{UpstreamRejected.message} {reason}".strip()
+
+
+def known_keys() -> set[str]:
+    """Every provider key this process could have sent: OPENAI_API_KEY, the current catalog's, and every
+    one a client was made with (including keys refused or disabled since)."""
+    keys = {settings.OPENAI_API_KEY, *used_secrets}
+    for provider in catalog.current().providers.values():
+        keys.update(key.secret for key in provider.keys)
+    keys.discard("")
+    return keys
 
 
 def _retry_after(response: Any) -> int | None:

@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2  # the SDK's transport: its errors surface unwrapped while a stream is read
-from django.conf import settings
+import openai
 
+from providers.catalog import ProviderEntry
 from relay.estimates import answer_text
-from relay.upstream.clients import async_client, with_retries_async
+from relay.upstream.clients import NO_AUTHORIZATION
 from relay.upstream.errors import UpstreamError, UpstreamTimeout, logged
+from relay.upstream.routing import Trail, route
 
 logger = logging.getLogger("relay.upstream")
 
@@ -87,7 +89,9 @@ def _body(params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
     return {**params, "stream": True, "stream_options": {**(params.get("stream_options") or {}), "include_usage": True}}
 
 
-async def _post(params: dict[str, Any], *, stream: bool, timeout: float) -> httpx2.Response:
+async def _post(
+    client: openai.AsyncOpenAI, provider: ProviderEntry, params: dict[str, Any], *, stream: bool, timeout: float
+) -> httpx2.Response:
     """POST /chat/completions through the SDK's client (its key, base URL, headers and error classes),
     with the body as the client sent it.
 
@@ -98,22 +102,22 @@ async def _post(params: dict[str, Any], *, stream: bool, timeout: float) -> http
     which the SDK offers for exactly this ("undocumented endpoints" in its README). With `stream`, the
     response's body is not read yet; the caller must close it.
     """
-    return await async_client().post(
-        "/chat/completions",
-        cast_to=httpx2.Response,
-        body=_body(params, stream=stream),
-        options={"timeout": timeout},
-        stream=stream,
+    options: dict[str, Any] = {"timeout": timeout}
+    if not provider.keys:
+        options["headers"] = NO_AUTHORIZATION  # a provider without a key gets no Authorization header
+    return await client.post(
+        "/chat/completions", cast_to=httpx2.Response, body=_body(params, stream=stream), options=options, stream=stream
     )
 
 
-async def pass_through_completion(params: dict[str, Any]) -> RawCompletion:
-    """Ask for one non-streamed completion; its body comes back byte for byte."""
+async def pass_through_completion(params: dict[str, Any], trail: Trail | None = None) -> RawCompletion:
+    """Ask for one non-streamed completion, routed over the model's deployments (routing.py, which
+    notes in `trail` what it took); its body comes back byte for byte."""
 
-    async def attempt(timeout: float) -> Any:
-        return await _post(params, stream=False, timeout=timeout)
+    async def attempt(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float, provider: ProviderEntry) -> Any:
+        return await _post(client, provider, body, stream=False, timeout=timeout)
 
-    response = await with_retries_async(attempt)
+    response = await route(params, trail or Trail(), attempt)
     body = response.content
     try:
         data = json.loads(body)
@@ -132,16 +136,19 @@ async def pass_through_completion(params: dict[str, Any]) -> RawCompletion:
     )
 
 
-async def open_stream(params: dict[str, Any]) -> UpstreamStream:
-    """Open a streamed completion and wait for its first event, retrying passing failures, all
-    within OPENAI_TIMEOUT; after that, OPENAI_TIMEOUT bounds each pause between events."""
+async def open_stream(params: dict[str, Any], trail: Trail | None = None) -> UpstreamStream:
+    """Open a streamed completion and wait for its first event, routed over the model's deployments and
+    retrying passing failures, all within OPENAI_TIMEOUT (routing.py); after that, the provider's timeout
+    bounds each pause between events. Once the first event is here, nothing is tried elsewhere."""
 
-    async def attempt(timeout: float) -> UpstreamStream:
+    async def attempt(
+        client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float, provider: ProviderEntry
+    ) -> UpstreamStream:
         stack = contextlib.AsyncExitStack()
         try:
             # The whole opening (connect, headers, first event) gets what is left of the deadline;
-            # each read after it gets a full OPENAI_TIMEOUT, whatever earlier attempts took.
-            response, events, first = await asyncio.wait_for(_open(stack, params), timeout)
+            # each read after it gets the provider's full timeout, whatever earlier attempts took.
+            response, events, first = await asyncio.wait_for(_open(stack, client, provider, body), timeout)
         except BaseException as exc:
             await stack.aclose()
             if isinstance(exc, TimeoutError):
@@ -151,11 +158,13 @@ async def open_stream(params: dict[str, Any]) -> UpstreamStream:
             raise
         return UpstreamStream(stack=stack, events=events, first=first, request_id=response.headers.get("x-request-id"))
 
-    return await with_retries_async(attempt)
+    return await route(params, trail or Trail(), attempt)
 
 
-async def _open(stack: contextlib.AsyncExitStack, params: dict[str, Any]) -> tuple[Any, Any, StreamEvent]:
-    response = await _post(params, stream=True, timeout=settings.OPENAI_TIMEOUT)
+async def _open(
+    stack: contextlib.AsyncExitStack, client: openai.AsyncOpenAI, provider: ProviderEntry, params: dict[str, Any]
+) -> tuple[Any, Any, StreamEvent]:
+    response = await _post(client, provider, params, stream=True, timeout=provider.timeout)
     stack.push_async_callback(response.aclose)
     events = _events(response.aiter_lines())
     return response, events, await anext(events)

@@ -42,7 +42,7 @@ def _gives_away(run: str, key: str) -> bool:
     return bool(tail) and MASK.search(run) is not None and run.endswith(tail)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=512)
 def _fragments(key: str) -> tuple[frozenset[str], str]:
     """Every run of FRAGMENT characters of `key` (the whole key if it is shorter than FRAGMENTED), and its
     last four characters, which a mask shows."""
