@@ -41,6 +41,11 @@ A streamed answer is one SSE event per content chunk, a finish chunk, a usage ch
 field `"x_dev_sent_at": <time.time()>`, the moment it was sent, so a test can tell chunks that arrive
 one by one from chunks that arrive in a batch.
 
+Several providers in one test run several upstreams (each on its own port, with its own `fault`). One may
+accept further keys (`keys`, a set of secrets besides `key`), play a fault only for requests made with a
+given key (`key_faults`: secret → directives, e.g. `{"sk-b": "[dev:status=429]"}`), or take requests with
+no Authorization header at all (`keyless`, a local server's way).
+
 `GET /_dev/requests` lists what it received (method, path, Authorization header, body, and `abandoned`:
 whether the client went away mid-stream), newest last. `GET /_dev/stats` gives
 `{"open_connections": n, "received_count": m, "streams_abandoned": k}`: client connections open now (not
@@ -80,6 +85,9 @@ class DevUpstream:
 
     def __init__(self, *, port: int = 0, key: str = DEFAULT_KEY, host: str = "127.0.0.1") -> None:
         self.key = key
+        self.keys: set[str] = set()  # further keys it accepts
+        self.key_faults: dict[str, str] = {}  # a key's own directives, played for the requests made with it
+        self.keyless = False  # True: requests without an Authorization header are served too
         self.fault: str = ""
         self.received: list[dict[str, Any]] = []  # the last 100
         self.received_count = 0
@@ -231,9 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
             return self._error(400, "'model' and 'messages' are required.", "invalid_request_error", None)
         last = str(body["messages"][-1].get("content", "")) if body["messages"] else ""
-        if self._fault(self.upstream.fault + last):
+        given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        fault = self.upstream.fault + self.upstream.key_faults.get(given, "")
+        if self._fault(fault + last):
             return None
-        return self._complete(body, last, _Shape.parse(self.upstream.fault + last))
+        return self._complete(body, last, _Shape.parse(fault + last))
 
     # --- answers ---------------------------------------------------------------------------------
     def _complete(self, body: dict[str, Any], last: str, shape: _Shape) -> None:
@@ -358,7 +368,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing --------------------------------------------------------------------------------
     def _authorised(self) -> bool:
-        if self.headers.get("Authorization") == f"Bearer {self.upstream.key}":
+        given = self.headers.get("Authorization")
+        if given is None and self.upstream.keyless:
+            return True
+        if given in {f"Bearer {key}" for key in {self.upstream.key, *self.upstream.keys}}:
             return True
         self._error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
         return False
