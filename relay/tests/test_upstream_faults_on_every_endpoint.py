@@ -190,3 +190,46 @@ def test_an_upstream_fault_gets_its_status_costs_nothing_is_recorded_and_leaks_n
     assert "Traceback" not in caplog.text
     assert settles_at_or_below(lambda: sockets_to(port), sockets) <= sockets
     assert settles_at_or_below(lambda: dev_upstream.stats()["open_connections"], connections) <= connections
+
+
+SECOND_KEY = "sk-second-provider-key-that-must-never-show-9876543210"
+TWO_PROVIDER_FAULTS = [
+    Fault("401", wrong_key=True, reason="upstream_auth_401", message=UpstreamMisconfigured.message),
+    Fault("500", "[dev:status=500]", reason="upstream_http_500"),
+    Fault("connection refused", base_url="refused", reason="upstream_unreachable"),
+]
+TWO_PROVIDER_CASES = [(fault, endpoint) for fault in TWO_PROVIDER_FAULTS for endpoint in ENDPOINTS]
+
+
+@pytest.mark.parametrize(
+    ("fault", "endpoint"), TWO_PROVIDER_CASES, ids=[f"{f.name} on {e}" for f, e in TWO_PROVIDER_CASES]
+)
+def test_two_failing_providers_cost_nothing_and_leak_neither_key_nor_address(
+    gateway, user, routes, upstreams, caplog, fault, endpoint
+):
+    """The model the endpoints use by default, on two configured providers that both fail the same way:
+    neither provider's key, address or name reaches the client or the log; the record keeps reason codes."""
+    first_upstream = upstreams(fault=fault.directive)
+    second_upstream = upstreams(key=SECOND_KEY, fault=fault.directive)
+    urls = [first_upstream.url, second_upstream.url]
+    if fault.base_url == "refused":
+        urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in urls]
+    keys = [(WRONG_KEY,), (f"{SECOND_KEY}-wrong",)] if fault.wrong_key else [(first_upstream.key,), (SECOND_KEY,)]
+    first = routes.provider("first-provider", urls[0], keys=keys[0])
+    second = routes.provider("second-provider", urls[1], keys=keys[1])
+    routes.model("gpt-4o-mini", (first, "model-one", 1), (second, "model-two", 2))
+    routes.load()
+
+    response = ask(gateway, user, endpoint, f"hello {fault.directive}")
+
+    assert response.status_code == fault.status
+    assert used_today(user) == 0
+    record = UsageRecord.objects.get(user=user)
+    assert (record.error, record.attempts) == (fault.reason, 2)
+    secrets_ = [WRONG_KEY, SECOND_KEY, first_upstream.key, *urls, "first-provider", "second-provider"]
+    for secret in secrets_:
+        assert secret not in response.text
+        assert secret not in str(response.headers)
+        assert secret not in caplog.text or secret.endswith("-provider")  # names may be logged, never sent
+    for secret in (WRONG_KEY, SECOND_KEY, first_upstream.key, *urls):
+        assert secret not in json.dumps(record.failed_attempts)

@@ -67,3 +67,26 @@ def test_an_upstream_refusal_quoting_the_key_reaches_the_client_without_it(
     message = refused.value.body["message"]
     assert "This request was refused (key [redacted])" in message
     assert not _gives_away(refused.value.response.text, KEY)
+
+
+SECOND_KEY = "sk-" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(48))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_second_providers_refusal_quoting_its_key_reaches_the_client_without_it(
+    gateway, user, routes, upstreams, form
+):
+    """Every key of the catalog is redacted, not only OPENAI_API_KEY: here the second provider's, whose
+    deployment answers after the first one failed."""
+    failing, refusing = upstreams(fault="[dev:status=503]"), upstreams(key=SECOND_KEY)
+    first = routes.provider("first", failing)
+    second = routes.provider("second", refusing, keys=(SECOND_KEY,))
+    routes.model("smart", (first, "model-one", 1), (second, "model-two", 2))
+    routes.load()
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=issue_access_token(user), max_retries=0)
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="smart", messages=[{"role": "user", "content": f"Hi [dev:leak={form}]"}])
+
+    assert "This request was refused (key [redacted])" in refused.value.body["message"]
+    assert not _gives_away(refused.value.response.text, SECOND_KEY)
