@@ -60,6 +60,9 @@ class UsageRecordAdmin(admin.ModelAdmin):
         "endpoint_path",
         "stream",
         "model",
+        "provider",
+        "upstream_model",
+        "attempts",
         "status_code",
         "total_tokens",
         "latency_ms",
@@ -68,6 +71,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
     list_filter = (
         ("user", admin.RelatedOnlyFieldListFilter),
         "model",
+        "provider",
         "status_code",
         "stream",
         "endpoint",

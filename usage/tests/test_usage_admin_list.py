@@ -81,3 +81,14 @@ def test_it_warns_of_relay_ends_the_outbox_set_aside(admin_client, settings):
     (message,) = [str(m) for m in response.context["messages"]]
     assert message.startswith("2 relay ends the database refused for good")
     assert str(rejected) in message
+
+
+def test_it_shows_which_provider_answered_after_how_many_attempts(admin_client, make_user):
+    failed = [{"provider": "openai", "model": "gpt-4o", "reason": "upstream_http_503", "status": 503}]
+    record(make_user("ada"), provider="local", upstream_model="qwen2.5-7b-instruct", attempts=2, failed_attempts=failed)
+
+    listed = admin_client.get("/admin/relay/usagerecord/", {"provider": "local"}).content.decode()
+    detail = admin_client.get(f"/admin/relay/usagerecord/{UsageRecord.objects.get().pk}/change/").content.decode()
+
+    assert "qwen2.5-7b-instruct" in listed
+    assert "upstream_http_503" in detail
