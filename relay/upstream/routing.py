@@ -58,6 +58,9 @@ T = TypeVar("T")
 
 rng = random.Random()  # noqa: S311 (a share of traffic, not a secret); the weighted order, tests seed it
 KEY_REST_SECONDS = 10.0  # a key's rest after a 429 that gave no Retry-After
+# A refused key's rest in this process: long enough for the catalog, reloaded once the refusal is stored,
+# to leave it out; short enough that a key an administrator re-enables is soon used again.
+REFUSED_KEY_REST_SECONDS = 60.0
 
 
 def clock() -> float:
@@ -154,7 +157,7 @@ async def _after_failure(
     if isinstance(error, UpstreamMisconfigured) and error.reason.startswith("upstream_auth_"):
         _breaker_abandoned(deployment, probe)
         if key is not None:
-            _rest(provider, key, float("inf"))  # until the catalog, reloaded, leaves it out
+            _rest(provider, key, REFUSED_KEY_REST_SECONDS)
             if key.id is not None:
                 await _mark_refused(key, error.reason)
         return "next_key"
