@@ -67,3 +67,21 @@ def test_a_provider_without_a_key_is_called_without_an_authorization_header(gate
     assert ask(gateway, user, "local").status_code == 200
 
     assert upstream.received[-1]["authorization"] is None
+
+
+def test_an_azure_provider_is_called_at_its_deployments_url_with_its_api_version(gateway, user, routes, upstreams):
+    """Azure OpenAI's addresses, through the SDK's AsyncAzureOpenAI: the development upstream doesn't speak
+    them (nor Azure's `api-key` header: a 401, the next deployment), but it shows what it was sent."""
+    azure, fallback = upstreams(), upstreams()
+    provider = routes.provider(
+        "azure", f"http://127.0.0.1:{azure.port}", keys=(KEY_A,), kind="azure", api_version="2024-10-21"
+    )
+    routes.model("smart", (provider, "my-gpt4o", 1), (routes.provider("second", fallback), "m", 2))
+    routes.load()
+
+    assert ask(gateway, user, "smart").status_code == 200
+
+    sent = azure.received[-1]
+    assert sent["path"] == "/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21"
+    assert sent["authorization"] is None  # Azure's key goes in `api-key`
+    assert UsageRecord.objects.get().provider == "second"
