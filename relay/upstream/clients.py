@@ -65,3 +65,4 @@ def _make(provider: ProviderEntry, api_key: str) -> openai.AsyncOpenAI:
 def forget_client_on_setting_change(*, setting: str, **kwargs: Any) -> None:
     if setting in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_TIMEOUT"}:
         _clients.clear()
+        used_secrets.clear()  # tests: one test's keys are no concern of the next's redaction

@@ -136,9 +136,9 @@ async def _on_deployment(
             else:
                 _breaker_succeeded(deployment)
                 return result
-            if move == "next_key" and not last_key:
+            if move in {"next_key", "rest_key"} and not last_key:
                 break
-            if move in {"next_key", "retry"} and _may_retry(provider, retry, deadline):
+            if move in {"rest_key", "retry"} and _may_retry(provider, retry, deadline):
                 await asyncio.sleep(_pause(retry))
                 continue
             raise _NextDeployment(error)
@@ -148,8 +148,9 @@ async def _on_deployment(
 async def _after_failure(
     deployment: DeploymentEntry, key: KeyEntry | None, exc: Exception, error: UpstreamError, *, probe: bool
 ) -> str:
-    """What the failure means: "next_key", "retry" (a passing failure), "next_deployment"; raises the
-    error when no other deployment would do better (the request itself is wrong)."""
+    """What the failure means: "next_key" (refused), "rest_key" (rate-limited: the next key, or on the last
+    one a passing failure), "retry" (a passing failure), "next_deployment"; raises the error when no other
+    deployment would do better (the request itself is wrong)."""
     provider = deployment.provider
     if isinstance(error, UpstreamRejected):
         _breaker_abandoned(deployment, probe)  # it answered: the request, not the deployment, is wrong
@@ -171,7 +172,7 @@ async def _after_failure(
     if isinstance(error, UpstreamBusy):
         if key is not None:
             _rest(provider, key, float(error.retry_after or KEY_REST_SECONDS))
-        return "next_key"
+        return "rest_key"
     if error.reason == "upstream_not_found":
         return "next_deployment"
     if isinstance(error, UpstreamTimeout):
