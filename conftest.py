@@ -37,11 +37,13 @@ def gateway_uses_dev_upstream(settings, dev_upstream):
 
 
 @pytest.fixture(autouse=True)
-def no_lease_sweeps_in_the_test_process(settings):
-    """A test that serves the ASGI application in this process (InProcessGateway) must not start the
-    sweeper of lost reservations here: it would run outside the tests' database access. Server processes
-    that tests start sweep as configured; quota/tests/test_leases.py calls the sweep itself."""
+def no_background_threads_in_the_test_process(settings):
+    """The sweeper of lost reservations (started when this process serves the ASGI application, as
+    InProcessGateway does) and the providers' catalog poller must not run here: they would read the test
+    database from threads of their own, outside each test's transaction and database access. Server
+    processes that tests start run them as configured; the tests of each turn it on where they need it."""
     settings.CHATGATEWAY_LEASE_SWEEP_SECONDS = 0
+    settings.CHATGATEWAY_PROVIDERS_REFRESH_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

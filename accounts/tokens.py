@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import TokenError
@@ -13,6 +13,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, Un
 from accounts.models import User
 
 TOKEN_VERSION_CLAIM = "ver"  # noqa: S105  (a claim name, not a secret)
+USER_NOT_FOUND = gettext_lazy("The user of this token no longer exists.")  # also once a request has begun (quota)
 
 
 def issue_access_token(user: User) -> AccessToken:
@@ -27,7 +28,7 @@ def user_for_token(token: Token) -> User:
     try:
         user = get_user_model().objects.get(pk=token["user_id"])
     except (KeyError, ValueError, TypeError, get_user_model().DoesNotExist):
-        raise AuthenticationFailed(gettext("The user of this token no longer exists."), code="user_not_found") from None
+        raise AuthenticationFailed(str(USER_NOT_FOUND), code="user_not_found") from None
     if not user.is_active:
         raise AuthenticationFailed(gettext("This account is inactive."), code="user_inactive")
     if token.get(TOKEN_VERSION_CLAIM) != user.token_version:

@@ -382,8 +382,9 @@ if not CHATGATEWAY_KEY_ENCRYPTION_KEYS and DEBUG:
     CHATGATEWAY_KEY_ENCRYPTION_KEYS = [derived_fernet_key(SECRET_KEY)]
 # A providers.yaml that `make run` and `make serve` apply at start (manage.py sync_providers), if set.
 CHATGATEWAY_PROVIDERS_FILE = envstr("CHATGATEWAY_PROVIDERS_FILE")
-# How often each server process looks whether an administrator changed the providers (one primary-key read).
-CHATGATEWAY_PROVIDERS_REFRESH_SECONDS = envfloat("CHATGATEWAY_PROVIDERS_REFRESH_SECONDS", 1.0)
+# How often each server process looks whether an administrator changed the providers (one primary-key read;
+# 0: this process doesn't, and sees only its own changes).
+CHATGATEWAY_PROVIDERS_REFRESH_SECONDS = envfloat("CHATGATEWAY_PROVIDERS_REFRESH_SECONDS", 1.0, or_zero=True)
 # A deployment failing this many times in a row (connection, timeout, 5xx, 429) rests for the cooldown, then
 # one request probes it (relay/upstream/routing.py); per server process.
 CHATGATEWAY_BREAKER_FAILURES = envint("CHATGATEWAY_BREAKER_FAILURES", 3, minimum=1)

@@ -3,7 +3,9 @@ reservations' leases, quota/leases.py; its claims on outbox entries, relay/outbo
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 
 
 def _stat(pid: int) -> list[bytes] | None:
@@ -34,3 +36,15 @@ def is_running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@functools.cache
+def this_host() -> str:
+    """The name of the machine as its processes see each other: its host name and, where there is one,
+    its pid namespace (two containers sharing a host name, as Docker's host networking makes them, see
+    different processes under the same pids)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}/{namespace}"

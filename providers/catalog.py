@@ -288,6 +288,8 @@ def implicit_catalog(version: int = 0) -> Catalog:
 
 def _start_poller() -> None:
     global _poller
+    if not settings.CHATGATEWAY_PROVIDERS_REFRESH_SECONDS:  # 0: this process doesn't watch (the test process)
+        return
     with _poller_lock:
         if _poller is not None and _poller[0] == os.getpid() and _poller[1].is_alive():
             return
@@ -298,8 +300,8 @@ def _start_poller() -> None:
 
 def _poll_forever() -> None:
     failing = False
-    while True:
-        time.sleep(settings.CHATGATEWAY_PROVIDERS_REFRESH_SECONDS)
+    while interval := settings.CHATGATEWAY_PROVIDERS_REFRESH_SECONDS:
+        time.sleep(interval)
         try:
             catalog = _catalog
             if catalog is not None and _stored_version() > catalog.version:

@@ -9,6 +9,7 @@ from django.utils.dateformat import format as format_date
 from django.utils.timezone import localtime
 from django.utils.translation import gettext, gettext_lazy
 
+from accounts.tokens import USER_NOT_FOUND
 from core.errors import ApplicationError
 from quota.headers import rate_limit_headers
 
@@ -74,4 +75,4 @@ class UserGone(ApplicationError):
 
     status = 401
     code = "user_not_found"
-    message = gettext_lazy("The user of this token no longer exists.")
+    message = USER_NOT_FOUND

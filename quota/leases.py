@@ -23,7 +23,6 @@ import datetime as dt
 import functools
 import logging
 import os
-import socket
 import threading
 import time
 from typing import Any
@@ -43,13 +42,13 @@ _sweeper_lock = threading.Lock()
 
 
 def this_process() -> str:
-    """The owner name of this process's leases: "host pid start-time"."""
+    """The owner name of this process's leases: "host pid start-time" (host: core.processes.this_host)."""
     return _owner_name(os.getpid())
 
 
 @functools.cache
 def _owner_name(pid: int) -> str:
-    return f"{socket.gethostname()} {pid} {processes.start_time(pid) or '-'}"
+    return f"{processes.this_host()} {pid} {processes.start_time(pid) or '-'}"
 
 
 def owner_is_gone(owner: str) -> bool:
@@ -57,7 +56,7 @@ def owner_is_gone(owner: str) -> bool:
     is never known gone here: its leases end by their expiry."""
     host, _, rest = owner.partition(" ")
     pid_text, _, started = rest.partition(" ")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != processes.this_host() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if not processes.is_running(pid):
