@@ -9,7 +9,10 @@ from django.http import HttpRequest
 from accounts.admin import UserAdmin
 from accounts.models import User
 from apikeys.admin import APIKeyActionsOnUsers, APIKeyInline, APIKeyOwnerSearchOnUsers
+from providers.admin import ProviderAdmin
+from providers.models import Provider
 from quota.admin import QuotaColumnsOnUsers
+from relay.admin import ProviderConnectionTest
 from usage.admin import QuotaInlineWithUsage
 
 admin.site.site_header = "ChatGateway administration"
@@ -28,3 +31,11 @@ class GatewayUserAdmin(QuotaColumnsOnUsers, APIKeyActionsOnUsers, APIKeyOwnerSea
         # On the add page the quota does not exist yet (it is made with the user, with the default
         # limit), nor do any API keys.
         return self.inlines if obj else []
+
+
+admin.site.unregister(Provider)
+
+
+@admin.register(Provider)
+class GatewayProviderAdmin(ProviderConnectionTest, ProviderAdmin):
+    actions = [*ProviderAdmin.actions, "test_connection"]

@@ -10,6 +10,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from providers.models import ENDPOINTS, Deployment, Model, Provider, ProviderKey
 from providers.services import reenable_refused_keys
@@ -186,9 +188,18 @@ class ProviderKeyAdmin(admin.ModelAdmin):
 
 class DeploymentInline(admin.TabularInline):
     model = Deployment
-    fields = ("provider", "upstream_model", "priority", "weight", "enabled")
+    fields = ("provider", "upstream_model", "priority", "weight", "enabled", "health_state")
+    readonly_fields = ("health_state",)
     extra = 0
     min_num = 1
+
+    @admin.display(description="health (as the last server process to see it change)")
+    def health_state(self, deployment: Deployment) -> str:
+        if not deployment.pk or deployment.health_changed is None:
+            return "in use" if deployment.pk else ""
+        since = date_format(localtime(deployment.health_changed), "SHORT_DATETIME_FORMAT")
+        error = f"; last error: {deployment.last_error}" if deployment.last_error else ""
+        return f"{deployment.get_health_display()} since {since}{error}"
 
 
 @admin.register(Model)
@@ -208,6 +219,7 @@ class ModelAdmin(admin.ModelAdmin):
         return "; ".join(
             f"{deployment.priority}: {deployment}{'' if deployment.weight == 1 else f' x{deployment.weight}'}"
             + ("" if deployment.enabled else " (disabled)")
+            + (" (resting)" if deployment.health == Deployment.Health.RESTING else "")
             for deployment in sorted(model.deployments.all(), key=lambda d: (d.priority, d.pk))
         )
 

@@ -222,12 +222,17 @@ def _load() -> Catalog:
     )
 
 
-def _provider_entry(provider: Provider) -> ProviderEntry | None:
-    """The provider as the router sees it; None if it has keys but none usable (all disabled or refused)."""
+def provider_entry(provider: Provider, *, every_key: bool = False) -> ProviderEntry | None:
+    """`provider` as the router sees it; None if it has keys but none usable (all disabled or refused).
+    `every_key`: with its disabled and refused keys too (an administrator's connection test)."""
+    return _provider_entry(provider, every_key=every_key)
+
+
+def _provider_entry(provider: Provider, *, every_key: bool = False) -> ProviderEntry | None:
     stored = list(provider.keys.all())
     keys = []
     for key in stored:
-        if not key.in_use:
+        if not key.in_use and not every_key:
             continue
         try:
             keys.append(KeyEntry(id=key.pk, secret=key.secret(), last4=key.last4))

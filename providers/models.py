@@ -183,7 +183,15 @@ class Model(models.Model):
 
 
 class Deployment(models.Model):
-    """A model served by a provider under the provider's own model name."""
+    """A model served by a provider under the provider's own model name.
+
+    Its health (`health`, `health_changed`, `last_error`) is what a server process's circuit breaker
+    last reported (relay/upstream/routing.py): written only when a breaker opens or closes, with
+    `update()`, so it is no change to the catalog and reloads nothing."""
+
+    class Health(models.TextChoices):
+        OK = "ok", "in use"
+        RESTING = "resting", "resting (circuit breaker open)"
 
     model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="deployments")
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="deployments")
@@ -199,6 +207,9 @@ class Deployment(models.Model):
         help_text="Share of traffic among deployments of equal priority.",
     )
     enabled = models.BooleanField(default=True)
+    health = models.CharField(max_length=8, choices=Health.choices, default=Health.OK, editable=False)
+    health_changed = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=100, blank=True, editable=False, help_text="Our reason code.")
 
     class Meta:
         ordering = ["model", "priority", "pk"]

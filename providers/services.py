@@ -10,7 +10,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from providers import catalog, crypto
-from providers.models import CatalogVersion, ProviderKey
+from providers.models import CatalogVersion, Deployment, ProviderKey
 
 MAX_ERROR_CHARS = 300
 
@@ -75,3 +75,15 @@ def rotate_key_encryption() -> int:
                 raise crypto.KeyUnreadable(f"provider key {key.pk} can't be decrypted by any key") from None
         ProviderKey.objects.bulk_update(keys, ["encrypted_secret"], batch_size=500)
     return len(keys)
+
+
+def note_deployment_health(deployment_id: int, *, resting: bool, reason: str = "") -> None:
+    """A server process's circuit breaker opened (`resting`) or closed on this deployment: shown in admin.
+    An `update()`: health is no change to the catalog, and reloads nothing."""
+    fields: dict[str, Any] = {
+        "health": Deployment.Health.RESTING if resting else Deployment.Health.OK,
+        "health_changed": timezone.now(),
+    }
+    if reason:
+        fields["last_error"] = reason[:100]
+    Deployment.objects.filter(pk=deployment_id).update(**fields)

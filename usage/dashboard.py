@@ -95,6 +95,18 @@ class Ranked:
 
 
 @dataclasses.dataclass(frozen=True)
+class Served:
+    """A provider's model, by what it answered: how many, how fast, and how many after a fallback."""
+
+    provider: str
+    upstream_model: str
+    requests: int
+    latency_ms: float | None
+    ttfb_ms: float | None
+    after_fallback: int  # answered after another attempt failed
+
+
+@dataclasses.dataclass(frozen=True)
 class Dashboard:
     period: Period
     totals: Totals
@@ -102,6 +114,7 @@ class Dashboard:
     top_users: list[Ranked]
     top_models: list[Ranked]
     top_errors: list[Ranked]
+    served: list[Served]
 
 
 def _counts() -> dict:
@@ -163,8 +176,25 @@ def top_errors(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
     return [dataclasses.replace(row, label=f"{row.key} {row.label or '(no reason)'}") for row in rows]
 
 
+def served_by_providers(*, period: Period, limit: int = TOP) -> list[Served]:
+    """Each provider's model that answered in `period` (relay/upstream/routing.py), busiest first."""
+    rows = (
+        period.records()
+        .exclude(provider="")
+        .values("provider", "upstream_model")
+        .annotate(
+            requests=Count("id"),
+            latency_ms=Avg("latency_ms"),
+            ttfb_ms=Avg("ttfb_ms"),
+            after_fallback=Count("id", filter=Q(attempts__gt=1)),
+        )
+        .order_by("-requests", "provider", "upstream_model")[:limit]
+    )
+    return [Served(**row) for row in rows]
+
+
 def dashboard(*, days: int = 30) -> Dashboard:
-    """The dashboard of the last `days` days, today included: five queries."""
+    """The dashboard of the last `days` days, today included: six queries."""
     period = Period.last_days(days)
     totals = usage_totals(records=period.records())
     return Dashboard(
@@ -174,6 +204,7 @@ def dashboard(*, days: int = 30) -> Dashboard:
         top_users=top_users(period=period, of=totals.requests),
         top_models=top_models(period=period, of=totals.requests),
         top_errors=top_errors(period=period, of=totals.errors),
+        served=served_by_providers(period=period),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from providers.models import Deployment
 from relay.models import UsageRecord
 from relay.tests.routed import ask
 from relay.upstream import routing
@@ -76,3 +77,20 @@ def test_when_every_deployment_is_open_they_are_tried_anyway(gateway, user, cloc
     first.fault = second.fault = ""
     assert ask(gateway, user, "smart").status_code == 200
     assert first.received_count == 4
+
+
+def test_admin_is_told_when_a_breaker_opens_and_when_it_closes(gateway, user, clock, failing_first):
+    first, _second = failing_first
+    for _ in range(3):
+        ask(gateway, user, "smart")
+    resting = Deployment.objects.get(upstream_model="model-one")
+    assert (resting.health, resting.last_error) == (Deployment.Health.RESTING, "upstream_http_503")
+
+    clock[0] += 31
+    first.fault = ""
+    ask(gateway, user, "smart")
+
+    healthy = Deployment.objects.get(upstream_model="model-one")
+    assert healthy.health == Deployment.Health.OK
+    assert healthy.health_changed > resting.health_changed
+    assert healthy.last_error == "upstream_http_503", "the last error stays, for the administrator"

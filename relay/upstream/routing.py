@@ -134,7 +134,8 @@ async def _on_deployment(
                 _breaker_abandoned(deployment, probe)
                 raise
             else:
-                _breaker_succeeded(deployment)
+                if _breaker_succeeded(deployment):
+                    await _note_health(deployment, resting=False)
                 return result
             if move in {"next_key", "rest_key"} and not last_key:
                 break
@@ -166,7 +167,8 @@ async def _after_failure(
         isinstance(exc, openai.OpenAIError) and not isinstance(exc, openai.APITimeoutError) and retryable(exc)
     )
     if passing:
-        _breaker_failed(deployment)
+        if _breaker_failed(deployment):
+            await _note_health(deployment, resting=True, reason=error.reason)
     else:
         _breaker_abandoned(deployment, probe)
     if isinstance(error, UpstreamBusy):
@@ -322,23 +324,40 @@ def _breaker_trying(deployment: DeploymentEntry) -> bool:
     return False
 
 
-def _breaker_succeeded(deployment: DeploymentEntry) -> None:
+def _breaker_succeeded(deployment: DeploymentEntry) -> bool:
+    """The deployment answered; True if that closed its breaker."""
     breaker = breaker_of(deployment)
     with _lock:
+        was_open = breaker.opened_at is not None
         breaker.failures, breaker.opened_at, breaker.probing = 0, None, False
+    return was_open
 
 
-def _breaker_failed(deployment: DeploymentEntry) -> None:
+def _breaker_failed(deployment: DeploymentEntry) -> bool:
+    """A passing failure; True if it opened the breaker (or, a probe's, opened it again)."""
     breaker = breaker_of(deployment)
+    opened = False
     with _lock:
         breaker.failures += 1
         if breaker.opened_at is not None or breaker.failures >= settings.CHATGATEWAY_BREAKER_FAILURES:
             if breaker.opened_at is None or breaker.probing:  # a failure while open, untried, changes nothing
+                opened = breaker.opened_at is None
                 breaker.opened_at = clock()
                 logger.warning(
                     "circuit breaker opened: %s on provider %s", deployment.upstream_model, deployment.provider.name
                 )
             breaker.probing = False
+    return opened
+
+
+async def _note_health(deployment: DeploymentEntry, *, resting: bool, reason: str = "") -> None:
+    """Tell admin that this process's breaker opened or closed (the implicit catalog has no rows)."""
+    if deployment.id is None:
+        return
+    try:
+        await in_db(services.note_deployment_health, deployment.id, resting=resting, reason=reason)
+    except DatabaseError:  # the breaker works without it; admin shows the state the database last heard
+        logger.warning("could not note the health of deployment %s", deployment.id)
 
 
 def _breaker_abandoned(deployment: DeploymentEntry, probe: bool) -> None:

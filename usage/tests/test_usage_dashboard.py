@@ -110,11 +110,31 @@ def test_it_takes_the_same_few_queries_whatever_the_data(admin_client, make_user
             record(user, at=days_ago(days), model=f"model-{n % 4}", status_code=200 if n % 5 else 500)
 
     admin_client.get("/admin/")  # the first request of the day also runs the daily quota reset
-    # The session and its user, then the totals, the days, the top users, models and errors.
-    with django_assert_max_num_queries(7):
+    # The session and its user, then the totals, the days, the top users, models and errors, the providers.
+    with django_assert_max_num_queries(8):
         response = admin_client.get("/admin/relay/usagerecord/dashboard/")
 
     assert response.context["board"].totals.requests == 120
+
+
+def test_it_shows_what_each_providers_model_answered_and_how_fast(admin_client, make_user):
+    ada = make_user("ada")
+    record(ada, provider="openai", upstream_model="gpt-4o", latency_ms=300, ttfb_ms=100)
+    record(ada, provider="openai", upstream_model="gpt-4o", latency_ms=500, ttfb_ms=200, attempts=2)
+    record(ada, provider="local", upstream_model="qwen", latency_ms=50)
+    record(ada)  # answered by the implicit provider of a gateway without providers: not listed
+
+    response = admin_client.get("/admin/relay/usagerecord/dashboard/")
+
+    served = response.context["board"].served
+    assert [(row.provider, row.upstream_model, row.requests, row.after_fallback) for row in served] == [
+        ("openai", "gpt-4o", 2, 1),
+        ("local", "qwen", 1, 0),
+    ]
+    assert (served[0].latency_ms, served[0].ttfb_ms) == (400, 150)
+    page = response.content.decode()
+    assert "Answered by provider" in page
+    assert "?provider=openai" in page
 
 
 def test_the_admin_home_page_links_to_it(admin_client):
