@@ -10,6 +10,8 @@ from accounts.admin import UserAdmin
 from accounts.models import User
 from apikeys.admin import APIKeyActionsOnUsers, APIKeyInline, APIKeyOwnerSearchOnUsers
 from quota.admin import QuotaColumnsOnUsers
+from sso.admin import SSOIdentityInline
+from sso.models import SSOIdentity
 from usage.admin import QuotaInlineWithUsage
 
 admin.site.site_header = "ChatGateway administration"
@@ -27,4 +29,7 @@ class GatewayUserAdmin(QuotaColumnsOnUsers, APIKeyActionsOnUsers, APIKeyOwnerSea
     def get_inlines(self, request: HttpRequest, obj: User | None):
         # On the add page the quota does not exist yet (it is made with the user, with the default
         # limit), nor do any API keys.
-        return self.inlines if obj else []
+        if obj is None:
+            return []
+        # A user who signs in through the provider has an identity, whose "managed by groups" is the override.
+        return [*self.inlines, SSOIdentityInline] if SSOIdentity.objects.filter(user=obj).exists() else self.inlines

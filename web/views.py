@@ -20,7 +20,13 @@ from quota.services import quota_status
 from usage import charts
 from usage.dashboard import ERROR, OK, Period, usage_per_day
 
-login = LoginView.as_view(template_name="web/login.html", next_page="web:home")
+
+def login(request: HttpRequest) -> HttpResponse:
+    """Django's log-in form, with the single sign-on button when a provider is configured."""
+    sso = {"name": settings.OIDC_PROVIDER_NAME} if settings.OIDC_ENABLED else None
+    context = {"sso": sso, "password_login": settings.CHATGATEWAY_PASSWORD_LOGIN}
+    return LoginView.as_view(template_name="web/login.html", next_page="web:home", extra_context=context)(request)
+
 
 CHART_DAYS = 14  # the account page's chart: two weeks, readable on a phone
 
