@@ -90,3 +90,15 @@ def test_only_existing_users_may_log_in_when_so_set(gateway, settings):
     assert response.status_code == 403
     assert "no account for you here" in response.text
     assert not User.objects.filter(username="stu").exists()
+
+
+def test_a_provider_that_goes_down_before_the_code_is_exchanged_gets_a_clear_page(gateway, settings):
+    session, back = callback_url(gateway.url, "stu", PROVIDER_PASSWORD)
+    settings.OIDC_OP_TOKEN_ENDPOINT = "http://127.0.0.1:9/o/token/"  # the provider went away meanwhile
+
+    response = session.get(back, timeout=20)
+
+    assert response.status_code == 502
+    assert "Test IdP could not be reached" in response.text
+    assert not is_logged_in(session, gateway)
+    assert not User.objects.filter(username="stu").exists()
