@@ -36,20 +36,23 @@ def test_the_log_in_page_offers_the_provider_and_a_user_comes_back_to_the_chat_p
     assert browser.csp_violations() == []
 
 
-def test_a_staff_mapped_user_gets_into_admin(browser, gateway):
+def test_a_staff_mapped_user_logs_in_to_admin_from_admins_own_log_in_page(browser, gateway):
     browser.open("/admin/")
-    assert browser.find_all("#login-form")  # admin's own form: Django's, password only
+    assert browser.find_all("#login-form")  # admin's own form stays, for superusers' passwords
 
-    browser.open("/")
-    log_in_through_provider(browser, "tara")
-    browser.wait(lambda: browser.find_all("#composer"))
-    browser.open("/admin/")
+    browser.find("#sso-login").click()
+    browser.wait(lambda: browser.find_all("#provider-login"))
+    browser.find("#id_username").send_keys("tara")
+    browser.find("#id_password").send_keys(PROVIDER_PASSWORD)
+    browser.find("#provider-login button[type=submit]").click()
 
-    assert browser.wait(lambda: browser.find_all("#site-name"))
+    browser.wait(lambda: browser.find_all("#site-name"))  # back in admin, at the page asked for
+    assert browser.driver.current_url == f"{gateway.url}/admin/"
     assert not browser.find_all("#login-form")
     user = User.objects.get(username="tara")
     assert user.is_staff
     assert not user.is_superuser
+    assert browser.csp_violations() == []
 
 
 def test_a_removed_group_is_taken_away_at_the_next_login_unless_an_administrator_overrode_it(browser):
