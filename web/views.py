@@ -89,6 +89,7 @@ def _requests_chart(*, user_id: int) -> SafeString:
             charts.Series(_("Answered"), [day.successful for day in days], OK),
             charts.Series(_("Failed"), [day.errors for day in days], ERROR),
         ],
+        empty_text=_("No requests in the last two weeks"),
     )
 
 

@@ -110,5 +110,6 @@ def test_on_a_phone_in_chinese_it_fits_and_speaks_chinese(browser, user):
 
     assert browser.text("#keys-title") == "API 密钥"
     assert browser.text("#usage-page").startswith("第")
+    assert "最近两周没有请求" in browser.text("#usage")  # the chart's words too
     assert browser.has_no_sideways_scroll()
     assert browser.csp_violations() == []
