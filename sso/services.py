@@ -53,6 +53,9 @@ def _existing_or_new_user(*, username: str) -> User:
     user = User.objects.filter(username=username).first()
     if user is not None and SSOIdentity.objects.filter(user=user).exists():
         raise SignInRefused(_("this username belongs to another account of the provider"))
+    if user is not None and user.is_superuser:
+        # A provider that lets people pick their username would otherwise hand over the local administrator.
+        raise SignInRefused(_("this username belongs to a local administrator, who logs in with a password"))
     if user is None:
         if not settings.OIDC_CREATE_USER:
             raise SignInRefused(_("there is no account for you here: ask an administrator to create one"))

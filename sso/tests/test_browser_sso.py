@@ -57,7 +57,7 @@ def test_a_staff_mapped_user_logs_in_to_admin_from_admins_own_log_in_page(browse
 
 def test_a_removed_group_is_taken_away_at_the_next_login_unless_an_administrator_overrode_it(browser):
     student = Plan.objects.create(name="student", daily_request_limit=30)
-    tara = User.objects.create_user(username="tara", is_staff=True, is_superuser=True)
+    tara = User.objects.create_user(username="tara", is_staff=False)
     tara.quota.plan = student
     tara.quota.save()
 

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from accounts.models import User
+from sso.models import SSOIdentity
 from sso.tests.conftest import PROVIDER_PASSWORD
 from sso.tests.flow import callback_url
 
@@ -102,3 +103,15 @@ def test_a_provider_that_goes_down_before_the_code_is_exchanged_gets_a_clear_pag
     assert "Test IdP could not be reached" in response.text
     assert not is_logged_in(session, gateway)
     assert not User.objects.filter(username="stu").exists()
+
+
+def test_a_local_superuser_of_the_same_username_is_not_taken_over(gateway, make_user):
+    make_user("stu", is_superuser=True, is_staff=True)
+    session, back = callback_url(gateway.url, "stu", PROVIDER_PASSWORD)
+
+    response = session.get(back, timeout=10)
+
+    assert response.status_code == 403
+    assert "local administrator" in response.text
+    assert not is_logged_in(session, gateway)
+    assert not SSOIdentity.objects.exists()
