@@ -13,6 +13,8 @@ from providers.admin import ProviderAdmin
 from providers.models import Provider
 from quota.admin import QuotaColumnsOnUsers
 from relay.admin import ProviderConnectionTest
+from sso.admin import SSOIdentityInline
+from sso.models import SSOIdentity
 from usage.admin import QuotaInlineWithUsage
 
 admin.site.site_header = "ChatGateway administration"
@@ -30,7 +32,10 @@ class GatewayUserAdmin(QuotaColumnsOnUsers, APIKeyActionsOnUsers, APIKeyOwnerSea
     def get_inlines(self, request: HttpRequest, obj: User | None):
         # On the add page the quota does not exist yet (it is made with the user, with the default
         # limit), nor do any API keys.
-        return self.inlines if obj else []
+        if obj is None:
+            return []
+        # A user who signs in through the provider has an identity, whose "managed by groups" is the override.
+        return [*self.inlines, SSOIdentityInline] if SSOIdentity.objects.filter(user=obj).exists() else self.inlines
 
 
 admin.site.unregister(Provider)

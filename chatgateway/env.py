@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -64,6 +65,30 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if value is None or value.strip() == "":
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def envgroupmap(name: str) -> dict[str, dict]:
+    """A JSON object mapping a group's name to what it gives: {"plan": "…"}, {"staff": true}, {"superuser": true},
+    {"team": "…"} (see sso/services.py)."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return {}
+    try:
+        mapping = json.loads(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a JSON object, not {value!r}") from None
+    allowed = {"plan": str, "team": str, "staff": bool, "superuser": bool}
+    if not isinstance(mapping, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object of group names")
+    for group, grants in mapping.items():
+        if not isinstance(grants, dict) or any(
+            key not in allowed or not isinstance(grant, allowed[key]) for key, grant in grants.items()
+        ):
+            raise ImproperlyConfigured(
+                f"{name}: the group {group!r} must map to an object of plan (a name), team (a name), "
+                f"staff (true/false) and superuser (true/false), not {grants!r}"
+            )
+    return mapping
 
 
 # The keywords a CSP source list may hold, which the header writes quoted; .env files strip quotes, so either is taken.

@@ -21,6 +21,7 @@ from chatgateway.env import (
     envcsp,
     envfernetkeys,
     envfloat,
+    envgroupmap,
     envint,
     envlist,
     envstr,
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "usage",
     "web",
     "providers",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -120,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sso.context_processors.sso",  # the log-in pages' "Log in with …" link
             ],
         },
     },
@@ -175,7 +178,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 # Every password login passes the login throttle (accounts.login_throttle).
-AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend", "sso.backends.OIDCBackend"]
+# Off: only superusers may log in with a password (pages, /token, /api/token/); everyone else through SSO.
+CHATGATEWAY_PASSWORD_LOGIN = envbool("CHATGATEWAY_PASSWORD_LOGIN", True)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -429,6 +434,36 @@ LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 LOGIN_URL = "web:home"  # the chat page at / is its own log-in form
 LOGIN_REDIRECT_URL = "web:home"
+
+# --- Single sign-on: OpenID Connect (mozilla-django-oidc; sso/, README "Single sign-on") -----------
+# Off unless OIDC_ISSUER is set. Endpoints left empty are read from the issuer's discovery document
+# ({OIDC_ISSUER}/.well-known/openid-configuration) the first time they are needed, then kept.
+OIDC_ISSUER = (envstr("OIDC_ISSUER", "") or "").rstrip("/")
+OIDC_ENABLED = bool(OIDC_ISSUER)
+OIDC_PROVIDER_NAME = envstr("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_RP_CLIENT_ID = envstr("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = envstr("OIDC_CLIENT_SECRET", "")
+if OIDC_ENABLED and not OIDC_RP_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_CLIENT_ID must be set when OIDC_ISSUER is.")
+OIDC_RP_SCOPES = " ".join(envlist("OIDC_SCOPES", ["openid", "email", "profile"]))
+OIDC_OP_AUTHORIZATION_ENDPOINT = envstr("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = envstr("OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = envstr("OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = envstr("OIDC_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = "RS256"  # the ID token's signature, checked with the provider's JWKS
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = envfloat("OIDC_TIMEOUT", 10.0)
+OIDC_USERNAME_CLAIM = envstr("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_EMAIL_CLAIM = envstr("OIDC_EMAIL_CLAIM", "email")
+OIDC_GROUPS_CLAIM = envstr("OIDC_GROUPS_CLAIM", "groups")
+OIDC_CREATE_USER = envbool("OIDC_CREATE_USERS", True)  # off: only users who already exist may log in
+# {"students": {"plan": "student"}, "ta": {"staff": true}, "admins": {"superuser": true}}; empty: no mapping.
+OIDC_GROUP_MAP = envgroupmap("OIDC_GROUP_MAP")
+OIDC_AUTHENTICATE_CLASS = "sso.views.AuthenticationRequestView"
+OIDC_CALLBACK_CLASS = "sso.views.AuthenticationCallbackView"
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
 
 # --- OpenAPI schema (drf-spectacular): /api/schema/, and Swagger UI at /api/docs/ -----------------
 # Swagger UI's scripts come from drf-spectacular-sidecar, served by whitenoise: no CDN, so the docs

@@ -40,6 +40,7 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="chatgateway/swagger_ui.html"),
         name="swagger-ui",
     ),
+    path("sso/", include("sso.urls")),  # single sign-on through an OpenID Connect provider (sso/)
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switch
     path("", include("web.urls")),  # the web chat page at /
 ]

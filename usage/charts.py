@@ -36,7 +36,8 @@ GRID_LINE = (
 X_AXIS = '<line x1="{}" x2="{}" y1="{}" y2="{}" class="axis"/>'
 X_LABEL = '<text x="{}" y="{}" text-anchor="middle" class="tick">{}</text>'
 KEY = '<rect x="{}" y="6" width="12" height="12" rx="2" class="tone-{}"/><text x="{}" y="17" class="legend">{}</text>'
-EMPTY = '<text x="{}" y="{}" text-anchor="middle" class="tick">Nothing in this period</text>'
+EMPTY = '<text x="{}" y="{}" text-anchor="middle" class="tick">{}</text>'
+NOTHING = "Nothing in this period"  # the admin's charts are in English; a page in another language passes its own
 SPARK = '<rect x="{}" y="{}" width="{}" height="{}" class="tone-{}"><title>{}: {}</title></rect>'
 
 Formatter = Callable[[float], str]
@@ -80,7 +81,13 @@ def nice_ceiling(value: float) -> tuple[float, float]:
 
 
 def bar_chart(
-    *, labels: Sequence[str], series: Sequence[Series], title: str, axis: Formatter = compact, exact: Formatter = whole
+    *,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    title: str,
+    axis: Formatter = compact,
+    exact: Formatter = whole,
+    empty_text: str = NOTHING,
 ) -> SafeString:
     """Stacked bars, one per label (a day), with a y axis, a legend and a tooltip over each column."""
     totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
@@ -96,7 +103,10 @@ def bar_chart(
         # A transparent column over the whole height carries the tooltip, so small bars show it too.
         tooltip = f"{label} — " + ", ".join(f"{s.label}: {exact(s.values[i] or 0)}" for s in series)
         parts.append(format_html(COLUMN, plot.x(i), TOP, round(plot.slot, 1), plot.bottom - TOP, tooltip))
-    return _frame(title=title, plot=plot, axis=axis, labels=labels, series=series, body=parts, empty=not any(totals))
+    empty = not any(totals)
+    return _frame(
+        title=title, plot=plot, axis=axis, labels=labels, series=series, body=parts, empty=empty, note=empty_text
+    )
 
 
 def line_chart(*, labels: Sequence[str], line: Series, title: str, axis: Formatter = percent) -> SafeString:
@@ -168,7 +178,9 @@ class _Plot:
         return format_html(BAR, x, y, width, height, tone)
 
 
-def _frame(*, title: str, plot: _Plot, axis: Formatter, labels, series, body, empty: bool) -> SafeString:
+def _frame(
+    *, title: str, plot: _Plot, axis: Formatter, labels, series, body, empty: bool, note: str = NOTHING
+) -> SafeString:
     """The chart around `body`: grid lines with the y labels, the x axis, the day labels and a legend."""
     grid = [
         format_html(GRID_LINE, LEFT, WIDTH - RIGHT, plot.y(v), plot.y(v), LEFT - 8, plot.y(v), axis(v))
@@ -183,9 +195,9 @@ def _frame(*, title: str, plot: _Plot, axis: Formatter, labels, series, body, em
         if (len(labels) - 1 - i) % every == 0
     ]
     legend = [format_html(KEY, LEFT + 170 * n, s.tone, LEFT + 170 * n + 18, s.label) for n, s in enumerate(series)]
-    note = format_html(EMPTY, (LEFT + WIDTH - RIGHT) // 2, (TOP + plot.bottom) // 2) if empty else ""
+    shown = format_html(EMPTY, (LEFT + WIDTH - RIGHT) // 2, (TOP + plot.bottom) // 2, note) if empty else ""
     return format_html(
-        SVG, WIDTH, HEIGHT, title, _joined(grid), _joined(body), x_axis, _joined(x_labels), _joined(legend), note
+        SVG, WIDTH, HEIGHT, title, _joined(grid), _joined(body), x_axis, _joined(x_labels), _joined(legend), shown
     )
 
 

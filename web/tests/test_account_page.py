@@ -1,0 +1,70 @@
+"""The account page at /account/: the user's limits, usage chart, keys and password form (server side)."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from conftest import PASSWORD, bearer_client
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_it_sends_a_visitor_to_the_log_in_form(db, client):
+    response = client.get("/account/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/?next=/account/")
+
+
+def test_it_shows_the_users_limits_and_chart_and_links_back_to_the_chat(make_user):
+    user = make_user("ada", daily_limit=7)
+
+    response = logged_in(user).get("/account/")
+
+    assert response.status_code == 200
+    assert b'id="requests-used">0 / 7<' in response.content
+    assert b"<svg" in response.content
+    assert b'id="account-config"' in response.content
+    assert b'id="password-form"' in response.content
+    assert b'href="/"' in response.content
+
+
+def test_the_chat_page_links_to_it(user):
+    assert b'href="/account/"' in logged_in(user).get("/").content
+
+
+def test_a_new_password_is_taken_and_ends_the_old_tokens_but_not_the_session(user):
+    client = logged_in(user)
+    old_token = bearer_client(user)
+    assert old_token.get("/api/quota/").status_code == 200
+
+    new = "a new long passphrase 42"
+    response = client.post("/account/", {"old_password": PASSWORD, "new_password1": new, "new_password2": new})
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(new)
+    assert old_token.get("/api/quota/").status_code == 401
+    assert b"Your password was changed" in client.get("/account/").content  # still logged in
+
+
+def test_a_wrong_old_password_changes_nothing(user):
+    new = "a new long one 42"
+    response = logged_in(user).post("/account/", {"old_password": "wrong", "new_password1": new, "new_password2": new})
+
+    assert response.status_code == 400
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+
+def test_a_user_without_a_password_gets_no_password_form(user):
+    user.set_unusable_password()
+    user.save()
+
+    response = logged_in(user).get("/account/")
+
+    assert b'id="password-form"' not in response.content
