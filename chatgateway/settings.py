@@ -316,6 +316,12 @@ CHATGATEWAY_COMPLETION_RESERVE = envint("CHATGATEWAY_COMPLETION_RESERVE", 4096, 
 CHATGATEWAY_STORE_TEXT = envbool("CHATGATEWAY_STORE_TEXT", False)
 CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, minimum=1)
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
+# Whether a /v1/embeddings call takes one of the day's requests. On by default: with no token limit (the
+# default), tokens bound nothing, and an embeddings call that took no request would be unlimited. Off, a
+# retrieval index (thousands of calls) is bounded by the token limit alone: for users who have one.
+CHATGATEWAY_EMBEDDINGS_COUNT_AS_REQUESTS = envbool("CHATGATEWAY_EMBEDDINGS_COUNT_AS_REQUESTS", True)
+# Inputs in one /v1/embeddings call (OpenAI's own limit); each is bounded by CHATGATEWAY_MAX_PROMPT_CHARS.
+CHATGATEWAY_MAX_EMBEDDING_INPUTS = envint("CHATGATEWAY_MAX_EMBEDDING_INPUTS", 2048, minimum=1)
 # Bodies past this get 413 (Django's own limit, applied before any parsing).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 # JSON nested deeper than this gets 400 where it is parsed (core/parsers.py), before anything recurses into it.

@@ -1,4 +1,6 @@
-"""Asking the upstream for a chat completion, streamed or not, asynchronously; the answer's bytes unchanged."""
+"""Asking the upstream for a chat completion, streamed or not, asynchronously; the answer's bytes unchanged.
+The legacy completions (`/completions`) go the same way, and embeddings (`/embeddings`) the non-streamed
+half of it: one small function each, so that routing them to a provider is a change here alone."""
 
 from __future__ import annotations
 
@@ -13,11 +15,15 @@ from typing import Any
 import httpx2  # the SDK's transport: its errors surface unwrapped while a stream is read
 from django.conf import settings
 
-from relay.estimates import answer_text
+from relay.estimates import choice_text
 from relay.upstream.clients import async_client, with_retries_async
 from relay.upstream.errors import UpstreamError, UpstreamTimeout, logged
 
 logger = logging.getLogger("relay.upstream")
+
+CHAT = "/chat/completions"
+COMPLETIONS = "/completions"  # the legacy text completions
+EMBEDDINGS = "/embeddings"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +39,7 @@ class RawCompletion:
 
     body: bytes
     model: str
-    text: str  # of every choice, for estimates and (when kept) the usage record
+    text: str  # of every choice (none for embeddings), for estimates and (when kept) the usage record
     usage: Usage | None
     request_id: str | None
 
@@ -52,7 +58,7 @@ class StreamEvent:
     @property
     def text(self) -> str:
         """The answer text this event adds (of every choice)."""
-        return _texts(choice.get("delta") for choice in self.chunk.get("choices") or [] if isinstance(choice, dict))
+        return _texts(self.chunk.get("choices"))
 
     @property
     def only_usage(self) -> bool:
@@ -87,9 +93,9 @@ def _body(params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
     return {**params, "stream": True, "stream_options": {**(params.get("stream_options") or {}), "include_usage": True}}
 
 
-async def _post(params: dict[str, Any], *, stream: bool, timeout: float) -> httpx2.Response:
-    """POST /chat/completions through the SDK's client (its key, base URL, headers and error classes),
-    with the body as the client sent it.
+async def _post(params: dict[str, Any], *, stream: bool, timeout: float, path: str = CHAT) -> httpx2.Response:
+    """POST `path` (/chat/completions, /completions; /embeddings with `stream` false) through the SDK's
+    client (its key, base URL, headers and error classes), with the body as the client sent it.
 
     The SDK's typed `chat.completions.create()` would transform every parameter against its type
     definitions first (a deep copy and a walk of the types), which cost about a quarter of the
@@ -99,40 +105,67 @@ async def _post(params: dict[str, Any], *, stream: bool, timeout: float) -> http
     response's body is not read yet; the caller must close it.
     """
     return await async_client().post(
-        "/chat/completions",
+        path,
         cast_to=httpx2.Response,
-        body=_body(params, stream=stream),
+        body=params if path == EMBEDDINGS else _body(params, stream=stream),
         options={"timeout": timeout},
         stream=stream,
     )
 
 
-async def pass_through_completion(params: dict[str, Any]) -> RawCompletion:
-    """Ask for one non-streamed completion; its body comes back byte for byte."""
-
-    async def attempt(timeout: float) -> Any:
-        return await _post(params, stream=False, timeout=timeout)
-
-    response = await with_retries_async(attempt)
-    body = response.content
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-        logger.warning("upstream call failed: upstream_malformed_response")
-        raise UpstreamError("upstream_malformed_response")
-    choices = [choice for choice in data["choices"] if isinstance(choice, dict)]
+async def pass_through_completion(params: dict[str, Any], *, path: str = CHAT) -> RawCompletion:
+    """Ask for one non-streamed chat completion (or, with `path`, a legacy one); its body comes back
+    byte for byte."""
+    response, data = await _post_for_json(params, path=path, listing="choices")
     return RawCompletion(
-        body=body,
+        body=response.content,
         model=str(data.get("model") or params["model"]),
-        text=_texts(choice.get("message") for choice in choices),
+        text=_texts(data["choices"]),
         usage=_usage(data.get("usage")),
         request_id=response.headers.get("x-request-id"),
     )
 
 
-async def open_stream(params: dict[str, Any]) -> UpstreamStream:
+async def pass_through_text_completion(params: dict[str, Any]) -> RawCompletion:
+    """Ask for one non-streamed legacy completion (`POST /completions`); its body comes back byte for byte."""
+    return await pass_through_completion(params, path=COMPLETIONS)
+
+
+async def pass_through_embeddings(params: dict[str, Any]) -> RawCompletion:
+    """Ask for embeddings (`POST /embeddings`); the body comes back byte for byte, its vectors as the
+    upstream encoded them (float or base64), and its usage has no completion."""
+    response, data = await _post_for_json(params, path=EMBEDDINGS, listing="data")
+    usage = data.get("usage")
+    if isinstance(usage, dict) and "completion_tokens" not in usage:
+        usage = {**usage, "completion_tokens": 0}
+    return RawCompletion(
+        body=response.content,
+        model=str(data.get("model") or params["model"]),
+        text="",
+        usage=_usage(usage),
+        request_id=response.headers.get("x-request-id"),
+    )
+
+
+async def _post_for_json(params: dict[str, Any], *, path: str, listing: str) -> tuple[httpx2.Response, dict[str, Any]]:
+    """POST a non-streamed request, retrying passing failures; the response and its JSON, which must be
+    an object with a list in `listing` (`choices`, `data`), else UpstreamError."""
+
+    async def attempt(timeout: float) -> Any:
+        return await _post(params, stream=False, timeout=timeout, path=path)
+
+    response = await with_retries_async(attempt)
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get(listing), list):
+        logger.warning("upstream call failed: upstream_malformed_response")
+        raise UpstreamError("upstream_malformed_response")
+    return response, data
+
+
+async def open_stream(params: dict[str, Any], *, path: str = CHAT) -> UpstreamStream:
     """Open a streamed completion and wait for its first event, retrying passing failures, all
     within OPENAI_TIMEOUT; after that, OPENAI_TIMEOUT bounds each pause between events."""
 
@@ -141,7 +174,7 @@ async def open_stream(params: dict[str, Any]) -> UpstreamStream:
         try:
             # The whole opening (connect, headers, first event) gets what is left of the deadline;
             # each read after it gets a full OPENAI_TIMEOUT, whatever earlier attempts took.
-            response, events, first = await asyncio.wait_for(_open(stack, params), timeout)
+            response, events, first = await asyncio.wait_for(_open(stack, params, path), timeout)
         except BaseException as exc:
             await stack.aclose()
             if isinstance(exc, TimeoutError):
@@ -154,8 +187,13 @@ async def open_stream(params: dict[str, Any]) -> UpstreamStream:
     return await with_retries_async(attempt)
 
 
-async def _open(stack: contextlib.AsyncExitStack, params: dict[str, Any]) -> tuple[Any, Any, StreamEvent]:
-    response = await _post(params, stream=True, timeout=settings.OPENAI_TIMEOUT)
+async def open_text_completion_stream(params: dict[str, Any]) -> UpstreamStream:
+    """Open a streamed legacy completion (`POST /completions`), as `open_stream` does a chat one."""
+    return await open_stream(params, path=COMPLETIONS)
+
+
+async def _open(stack: contextlib.AsyncExitStack, params: dict[str, Any], path: str) -> tuple[Any, Any, StreamEvent]:
+    response = await _post(params, stream=True, timeout=settings.OPENAI_TIMEOUT, path=path)
     stack.push_async_callback(response.aclose)
     events = _events(response.aiter_lines())
     return response, events, await anext(events)
@@ -195,10 +233,10 @@ def _chunk(data: str) -> dict[str, Any]:
     return chunk
 
 
-def _texts(messages: Any) -> str:
-    """What the model wrote in `messages` (an answer's, or a chunk's deltas): text and tool calls alike,
-    which the upstream bills as completion tokens (relay.estimates.answer_text)."""
-    return "".join(answer_text(message) for message in messages)
+def _texts(choices: Any) -> str:
+    """What the model wrote in `choices` (an answer's, or a chunk's, of any endpoint): text and tool calls
+    alike, which the upstream bills as completion tokens (relay.estimates.choice_text)."""
+    return "".join(choice_text(choice) for choice in choices) if isinstance(choices, list) else ""
 
 
 def _usage(value: Any) -> Usage | None:
