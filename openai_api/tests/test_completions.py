@@ -5,6 +5,7 @@ accounting, faults and errors as chat completions."""
 from __future__ import annotations
 
 import json
+import time
 
 import openai
 import pytest
@@ -206,3 +207,25 @@ def test_bad_input_is_openais_400_and_costs_nothing(gateway, user, dev_upstream,
     assert used_today(user) == 0
     assert not UsageRecord.objects.exists()
     assert dev_upstream.received_count == received
+
+
+def test_a_client_that_leaves_mid_stream_is_counted_as_499_and_its_budget_given_back(gateway, token_limited):
+    response = requests.post(
+        f"{gateway.url}/v1/completions",
+        json={"model": MODEL, "prompt": "hi [dev:chunks=30] [dev:interval=0.1]", "stream": True, "max_tokens": 300},
+        headers={"Authorization": f"Bearer {issue_access_token(token_limited)}"},
+        stream=True,
+        timeout=20,
+    )
+    next(response.iter_lines())  # the first chunk has arrived
+    response.close()
+
+    deadline = time.monotonic() + 10
+    while not UsageRecord.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    record = UsageRecord.objects.get(user=token_limited)
+    assert (record.status_code, record.error, record.endpoint) == (499, "client_disconnected", "completions")
+    assert record.estimated
+    assert used_today(token_limited) == 1, "the upstream was asked (and bills): it counts"
+    token_limited.quota.refresh_from_db()
+    assert token_limited.quota.tokens_reserved == 0
