@@ -1,6 +1,7 @@
 """Relaying a chat completion asynchronously, for every relay endpoint (`/v1`, `/api`, `/api/chat/`): the
 steps of a `relay.services.RelayAttempt`, for requests passed through as the client sent them, streamed
-or not.
+or not. A legacy completion (`/v1/completions`) and embeddings (`/v1/embeddings`) take the same steps;
+what differs is the upstream call and the `Budget` each reserves.
 
 How a request is settled:
 - the upstream fails before anything reached the client: refunded, and the error is raised;
@@ -140,11 +141,11 @@ async def open_settled_stream(
     opener: Callable[[dict[str, Any]], Awaitable[upstream.UpstreamStream]] = upstream.open_stream,
     budget: Budget | None = None,
 ) -> StreamSettlement:
-    """Reserve a request and open the upstream stream (a chat completion's, unless `opener` says
-    otherwise), whose first event has arrived. The caller
-    sends the client `settled_events(settlement, protocol)`, which settles it; if the client goes
-    away first, the request is settled when the request ends. Raises QuotaExceeded or UpstreamError
-    (refunded) before the first chunk."""
+    """Reserve a request (and its `budget`: a chat completion's by default) and open the upstream
+    stream (`opener`: a chat completion's by default), whose first event has arrived. The caller sends
+    the client `settled_events(settlement, protocol)`, which settles it; if the client goes away first,
+    the request is settled when the request ends. Raises QuotaExceeded or UpstreamError (refunded)
+    before the first chunk."""
     attempt = _attempt(caller, params, stream=True, endpoint=endpoint)
     params = await _reserve(attempt, params, budget or _chat_budget(params))
     try:
