@@ -202,6 +202,7 @@ def test_an_upstream_fault_gets_its_status_costs_nothing_is_recorded_and_leaks_n
 
 
 SECOND_KEY = "sk-second-provider-key-that-must-never-show-9876543210"
+ENDPOINTS_SPOKEN = ("chat", "completions", "embeddings")
 TWO_PROVIDER_FAULTS = [
     Fault("401", wrong_key=True, reason="upstream_auth_401", message=UpstreamMisconfigured.message),
     Fault("500", "[dev:status=500]", reason="upstream_http_500"),
@@ -224,8 +225,9 @@ def test_two_failing_providers_cost_nothing_and_leak_neither_key_nor_address(
     if fault.base_url == "refused":
         urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in urls]
     keys = [(WRONG_KEY,), (f"{SECOND_KEY}-wrong",)] if fault.wrong_key else [(first_upstream.key,), (SECOND_KEY,)]
-    first = routes.provider("first-provider", urls[0], keys=keys[0])
-    second = routes.provider("second-provider", urls[1], keys=keys[1])
+    speaking = {"endpoints": list(ENDPOINTS_SPOKEN)}
+    first = routes.provider("first-provider", urls[0], keys=keys[0], **speaking)
+    second = routes.provider("second-provider", urls[1], keys=keys[1], **speaking)
     routes.model("gpt-4o-mini", (first, "model-one", 1), (second, "model-two", 2))
     routes.load()
 
