@@ -46,6 +46,37 @@ elif not DEBUG and is_development_secret(SECRET_KEY, BASE_DIR / ".dev-secret-key
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+# CORS (django-cors-headers, through core/cors.py): browser applications on these origins may call /v1 with
+# a key. None by default. Bearer credentials only: no cookies are allowed, so no session rides along.
+CORS_ALLOWED_ORIGINS = envlist("CHATGATEWAY_CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/v1/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "authorization",
+    "content-type",
+    "accept",
+    # What the official JavaScript SDK sends from a browser (dangerouslyAllowBrowser).
+    "openai-organization",
+    "openai-project",
+    "x-stainless-arch",
+    "x-stainless-lang",
+    "x-stainless-os",
+    "x-stainless-package-version",
+    "x-stainless-retry-count",
+    "x-stainless-runtime",
+    "x-stainless-runtime-version",
+    "x-stainless-timeout",
+)
+CORS_EXPOSE_HEADERS = (
+    "x-request-id",
+    "retry-after",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -56,6 +87,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "csp",  # django-csp: its system checks (a setting in its 3.x format is an error, csp.E001)
+    "corsheaders",  # django-cors-headers: CORS for /v1 (core/cors.py), and its checks of the CORS_ settings
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",  # POST /api/token/blacklist/ (log out a refresh token)
@@ -74,6 +106,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.cors.CorsMiddleware",  # first, so that a preflight is answered before anything else runs
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # the pages' Content-Security-Policy (CONTENT_SECURITY_POLICY below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -321,6 +354,12 @@ CHATGATEWAY_COMPLETION_RESERVE = envint("CHATGATEWAY_COMPLETION_RESERVE", 4096, 
 CHATGATEWAY_STORE_TEXT = envbool("CHATGATEWAY_STORE_TEXT", False)
 CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, minimum=1)
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
+# Whether a /v1/embeddings call takes one of the day's requests. On by default: with no token limit (the
+# default), tokens bound nothing, and an embeddings call that took no request would be unlimited. Off, a
+# retrieval index (thousands of calls) is bounded by the token limit alone: for users who have one.
+CHATGATEWAY_EMBEDDINGS_COUNT_AS_REQUESTS = envbool("CHATGATEWAY_EMBEDDINGS_COUNT_AS_REQUESTS", True)
+# Inputs in one /v1/embeddings call (OpenAI's own limit); each is bounded by CHATGATEWAY_MAX_PROMPT_CHARS.
+CHATGATEWAY_MAX_EMBEDDING_INPUTS = envint("CHATGATEWAY_MAX_EMBEDDING_INPUTS", 2048, minimum=1)
 # Bodies past this get 413 (Django's own limit, applied before any parsing).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 # JSON nested deeper than this gets 400 where it is parsed (core/parsers.py), before anything recurses into it.

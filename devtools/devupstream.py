@@ -4,9 +4,10 @@ It lets the gateway run and be tested with no real model. Every answer says it i
 Run it alone with `python -m devtools.devupstream --port 8001`; `make run` starts it when no
 OPENAI_API_KEY is set, and the test suite starts one on a free port.
 
-It speaks `GET /v1/models` and `POST /v1/chat/completions` (streamed or not), and accepts only
-`Authorization: Bearer <its key>`. Faults for tests, chosen per request by directives anywhere in
-the last message, or for every request by `POST /_dev/fault {"fault": "<directives>"}`:
+It speaks `GET /v1/models`, `POST /v1/chat/completions` and the legacy `POST /v1/completions` (streamed or
+not), and `POST /v1/embeddings`, and accepts only `Authorization: Bearer <its key>`. Faults for tests, chosen
+per request by directives anywhere in the last message (a legacy completion's prompts, embeddings' inputs),
+or for every request by `POST /_dev/fault {"fault": "<directives>"}`:
 
     [dev:status=503]   answer with that HTTP status and an OpenAI-style error body
     [dev:delay=2.5]    wait that many seconds before answering
@@ -29,7 +30,15 @@ the last message, or for every request by `POST /_dev/fault {"fault": "<directiv
                        `usage` in an unstreamed answer
 
 cut, stall and error_event shape streams only; an unstreamed answer ignores them. Directives combine,
-e.g. `[dev:chunks=20] [dev:interval=0.1] [dev:cut=5]`.
+e.g. `[dev:chunks=20] [dev:interval=0.1] [dev:cut=5]`. Embeddings, which do not stream, heed status, delay,
+garbage, drop, flaky, leak and nousage.
+
+Embeddings are fake: each input's vector is made from a hash of it (the same input, the same vector), of
+`dimensions` numbers (64 when unset), of unit length, as floats or, with `encoding_format: base64`, as
+little-endian float32 in base64, as OpenAI sends them; the answer carries `"x_dev_notice"` saying so. Its
+usage counts one token per word of a text input (at least one), one per token of a token array.
+A legacy completion answers each prompt (a string, a list of strings, token arrays) as chat does its last
+message, as `text_completion` choices, capped at 16 tokens when it sets no `max_tokens`, as OpenAI does.
 
 It counts one token per word (whitespace-separated), in the prompt and in the answer, and honours a
 completion cap as a real model does: `max_tokens`, `max_completion_tokens` or `max_output_tokens` (a
@@ -57,7 +66,9 @@ Standard library only, so that it runs anywhere the gateway does.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -72,8 +83,10 @@ from typing import Any
 
 DEFAULT_KEY = "dev-upstream-key"
 NOTICE = "(development upstream, not a real model)"
-MODELS = ["gpt-4o-mini", "gpt-4o", "dev-echo"]
+MODELS = ["gpt-4o-mini", "gpt-4o", "dev-echo", "text-embedding-3-small", "gpt-3.5-turbo-instruct"]
 CAPS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+EMBEDDING_DIMENSIONS = 64  # when a request sets no `dimensions` (OpenAI's small model has 1536)
+LEGACY_DEFAULT_MAX_TOKENS = 16  # OpenAI's /v1/completions cap when a request sets none
 _TOKEN = re.compile(r"\s*\S+")  # a token, with the whitespace before it
 _DIRECTIVE = re.compile(
     r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak|tool_call)(?:=([0-9.]+|[a-z]+))?\]"
@@ -234,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._remember(body)
         if not self._authorised():
             return None
+        if self.path in ("/v1/embeddings", "/v1/completions"):
+            return self._legacy_or_embeddings(body)
         if self.path != "/v1/chat/completions":
             return self._error(404, "Unknown path.", "invalid_request_error", "not_found")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
@@ -245,7 +260,61 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self._complete(body, last, _Shape.parse(fault + last))
 
+    def _legacy_or_embeddings(self, body: Any) -> None:
+        field = "input" if self.path == "/v1/embeddings" else "prompt"
+        items = _items(body.get(field)) if isinstance(body, dict) else None
+        if not items or not body.get("model"):
+            return self._error(400, f"'model' and '{field}' are required.", "invalid_request_error", None)
+        text = " ".join(item for item in items if isinstance(item, str))
+        if self._fault(self.upstream.fault + text):
+            return None
+        shape = _Shape.parse(self.upstream.fault + text)
+        if field == "input":
+            return self._embed(body, items, shape)
+        return self._complete_text(body, items, shape)
+
     # --- answers ---------------------------------------------------------------------------------
+    def _embed(self, body: dict[str, Any], items: list[Any], shape: _Shape) -> None:
+        dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS
+        as_base64 = body.get("encoding_format") == "base64"
+        data = [
+            {"object": "embedding", "index": index, "embedding": _vector(item, int(dimensions), as_base64=as_base64)}
+            for index, item in enumerate(items)
+        ]
+        tokens = sum(_prompt_tokens(item) for item in items)
+        answer = {"object": "list", "data": data, "model": body["model"], "x_dev_notice": NOTICE}
+        if not shape.nousage:
+            answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return self._json(200, answer)
+
+    def _complete_text(self, body: dict[str, Any], prompts: list[Any], shape: _Shape) -> None:
+        """A legacy completion: each prompt answered as a chat's last message is, as `text_completion`."""
+        cap = _cap(body) or LEGACY_DEFAULT_MAX_TOKENS
+        answers = [
+            _capped(shape.pieces(f"{NOTICE} You said: {_DIRECTIVE.sub('', _as_text(prompt)).strip()}"), cap)
+            for prompt in prompts
+        ]
+        prompt_tokens = sum(_prompt_tokens(prompt) for prompt in prompts)
+        completion_tokens = sum(len("".join(pieces).split()) for pieces, _ in answers)
+        usage = None if shape.nousage else {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }  # fmt: skip
+        finishes = {index: "length" if cut_short else "stop" for index, (_, cut_short) in enumerate(answers)}
+        base = {"id": f"cmpl-dev-{uuid.uuid4().hex[:12]}", "object": "text_completion", "created": int(time.time())}
+        base["model"] = body["model"]
+        if body.get("stream"):
+            pieces = [(index, piece) for index, (each, _) in enumerate(answers) for piece in each]
+            return self._stream_with(body, base, pieces, usage, shape, finishes, kind="text")
+        time.sleep(sum(len(pieces) for pieces, _ in answers) * shape.interval)
+        choices = [
+            {"text": "".join(pieces), "index": index, "logprobs": None, "finish_reason": finishes[index]}
+            for index, (pieces, _) in enumerate(answers)
+        ]
+        completion = {**base, "choices": choices}
+        return self._json(200, completion if usage is None else {**completion, "usage": usage})
+
     def _complete(self, body: dict[str, Any], last: str, shape: _Shape) -> None:
         pieces = shape.pieces(f"{NOTICE} You said: {_DIRECTIVE.sub('', last).strip()}")
         pieces, cut_short = _capped(pieces, _cap(body))
@@ -290,11 +359,26 @@ class _Handler(BaseHTTPRequestHandler):
             "created": int(time.time()),
             "model": body["model"],
         }
+        indexed = [(0, piece) for piece in pieces]
+        return self._stream_with(body, base, indexed, usage, shape, {0: finish_reason}, kind="chat")
+
+    def _stream_with(
+        self,
+        body: dict[str, Any],
+        base: dict[str, Any],
+        pieces: list[tuple[int, str]],
+        usage: dict[str, int] | None,
+        shape: _Shape,
+        finishes: dict[int, str],
+        *,
+        kind: str,
+    ) -> None:
+        """Stream `pieces` (each with its choice's index) as chat chunks or legacy `text_completion` ones."""
         if not (body.get("stream_options") or {}).get("include_usage"):
             usage = None
         try:
             self._stream_headers()
-            self._send_stream(base, pieces, usage, shape, finish_reason)
+            self._send_stream(base, pieces, usage, shape, finishes, kind)
         except ConnectionError:  # the client went away (BrokenPipeError, ConnectionResetError...)
             self.close_connection = True
             if self.entry is not None:
@@ -309,12 +393,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _send_stream(
-        self, base: dict[str, Any], pieces: list[str], usage: dict[str, int] | None, shape: _Shape, finish_reason: str
+        self,
+        base: dict[str, Any],
+        pieces: list[tuple[int, str]],
+        usage: dict[str, int] | None,
+        shape: _Shape,
+        finishes: dict[int, str],
+        kind: str,
     ) -> None:
-        for index, piece in enumerate(shape.content_to_send(pieces)):
-            delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
-            self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-            pause = (shape.stall if index == 0 else 0) + shape.interval
+        for number, (index, piece) in enumerate(shape.content_to_send(pieces)):
+            self._event({**base, "choices": [_choice(kind, index, piece, first=number == 0, finish_reason=None)]})
+            pause = (shape.stall if number == 0 else 0) + shape.interval
             if pause:
                 time.sleep(pause)
         if shape.cut is not None:
@@ -322,7 +411,8 @@ class _Handler(BaseHTTPRequestHandler):
         if shape.error_event:
             error = {"message": "Simulated failure in mid-stream.", "type": "server_error", "param": None}
             return self._event({"error": {**error, "code": "dev_fault"}}, stamped=False)
-        self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]})
+        for index, finish_reason in finishes.items():
+            self._event({**base, "choices": [_choice(kind, index, None, first=False, finish_reason=finish_reason)]})
         if usage is not None:
             self._event({**base, "choices": [], "usage": usage})
         self.wfile.write(b"data: [DONE]\n\n")
@@ -438,6 +528,47 @@ def _capped(pieces: list[str], cap: int | None) -> tuple[list[str], bool]:
         kept.append(piece)
         left -= len(tokens)
     return kept, False
+
+
+def _choice(kind: str, index: int, piece: str | None, *, first: bool, finish_reason: str | None) -> dict[str, Any]:
+    """One choice of a streamed chunk: a chat delta, or a legacy completion's text (None: the finish chunk)."""
+    if kind == "text":
+        return {"text": piece or "", "index": index, "logprobs": None, "finish_reason": finish_reason}
+    delta = {} if piece is None else {"role": "assistant", "content": piece} if first else {"content": piece}
+    return {"index": index, "delta": delta, "finish_reason": finish_reason}
+
+
+def _items(value: Any) -> list[Any] | None:
+    """An embeddings `input` or a completions `prompt` as a list of strings or token arrays; None if neither."""
+    if isinstance(value, str) or _is_tokens(value):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(item, str) or _is_tokens(item) for item in value):
+        return value
+    return None
+
+
+def _is_tokens(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, int) for item in value)
+
+
+def _as_text(item: Any) -> str:
+    return item if isinstance(item, str) else f"{len(item)} tokens"
+
+
+def _prompt_tokens(item: Any) -> int:
+    """Tokens of a text (one per word, at least one) or of a token array."""
+    return max(1, len(item.split())) if isinstance(item, str) else len(item)
+
+
+def _vector(item: Any, dimensions: int, *, as_base64: bool) -> list[float] | str:
+    """A fake embedding of `item`: `dimensions` numbers from its hash, of unit length (float32, or base64)."""
+    digest = hashlib.shake_256(json.dumps(item).encode()).digest(4 * dimensions)
+    raw = [number / 2**31 - 1 for number in struct.unpack(f"<{dimensions}I", digest)]
+    norm = sum(value * value for value in raw) ** 0.5 or 1.0
+    vector = [value / norm for value in raw]
+    if as_base64:
+        return base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+    return [round(value, 6) for value in vector]
 
 
 def _model(name: str) -> dict[str, Any]:

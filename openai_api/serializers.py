@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from core.fields import StrictBooleanField, StrictIntegerField, TextField
 from core.openapi import CheckedByCode, allowed_models, message_list
-from relay.estimates import DATA_PARTS, prompt_chars
+from relay.estimates import DATA_PARTS, TOKEN_CHARS, prompt_chars
 from relay.rules import check_message_count, check_prompt_size
 from relay.serializers import UsageSerializer
 
@@ -105,6 +106,122 @@ def _says_something(message: dict[str, Any]) -> bool:
     )
 
 
+TOKEN_ARRAY = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+            TOKEN_ARRAY,
+            {"type": "array", "items": TOKEN_ARRAY, "minItems": 1},
+        ]
+    }
+)
+class PromptsField(serializers.Field):
+    """A legacy completion's `prompt` or an embeddings `input`: a string, a list of strings, a token array
+    (a list of integers) or a list of token arrays; as a list of strings or of token arrays, none empty."""
+
+    default_error_messages = {
+        "invalid": "Must be a string, a list of strings, an array of tokens (integers) or a list of such arrays.",
+        "empty": "Has no text: send a string that is not empty or only spaces, or tokens.",
+    }
+
+    def to_internal_value(self, data: Any) -> list[str] | list[list[int]]:
+        items = [data] if isinstance(data, str) or _is_tokens(data) else data
+        if not isinstance(items, list) or not items:
+            self.fail("empty" if items == [] else "invalid")
+        if not (all(isinstance(item, str) for item in items) or all(_is_tokens(item) for item in items)):
+            self.fail("invalid")
+        if any(isinstance(item, str) and not item.strip() for item in items):
+            self.fail("empty")
+        return items
+
+
+def _is_tokens(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, int) and not isinstance(item, bool) and item >= 0 for item in value)
+    )
+
+
+def _chars(item: str | list[int]) -> int:
+    """An input's size by the prompt-size rule: its characters, or TOKEN_CHARS per token."""
+    return len(item) if isinstance(item, str) else TOKEN_CHARS * len(item)
+
+
+@extend_schema_serializer(component_name="Embeddings")  # the request half: "EmbeddingsRequest"
+class EmbeddingsRequestSerializer(serializers.Serializer):
+    """OpenAI's embeddings request. These fields are checked; any other goes to the upstream as sent."""
+
+    model = TextField(trim_whitespace=False)
+    input = PromptsField(
+        help_text="Text or tokens to embed: a string, a list of strings, a token array or a list of token arrays. "
+        "At most CHATGATEWAY_MAX_EMBEDDING_INPUTS of them, each within CHATGATEWAY_MAX_PROMPT_CHARS characters "
+        f"(a token counts as {TOKEN_CHARS})."
+    )
+    dimensions = StrictIntegerField(required=False, min_value=1)
+    encoding_format = serializers.ChoiceField(
+        choices=["float", "base64"],
+        required=False,
+        error_messages={"invalid_choice": "Must be one of: float, base64."},
+        help_text="`float` (the default) or `base64`: the vectors come as the upstream encodes them.",
+    )
+    user = TextField(required=False, trim_whitespace=False, allow_blank=True)
+
+    def validate_input(self, value: list[Any]) -> list[Any]:
+        limit = settings.CHATGATEWAY_MAX_EMBEDDING_INPUTS
+        if len(value) > limit:
+            raise serializers.ValidationError(f"{len(value)} inputs is too many; the limit is {limit}.")
+        check_prompt_size(max(_chars(item) for item in value))
+        return value
+
+
+@extend_schema_serializer(component_name="TextCompletion")  # the request half: "TextCompletionRequest"
+class TextCompletionRequestSerializer(serializers.Serializer):
+    """OpenAI's legacy completions request. These fields are checked; every other (`max_tokens`, `suffix`,
+    `temperature`, `echo`, `logprobs`, ...) goes to the upstream as sent, and the upstream judges it."""
+
+    model = TextField(trim_whitespace=False)
+    prompt = PromptsField(
+        help_text="The prompt, or a list of prompts (each answered): strings or token arrays. At most "
+        "CHATGATEWAY_MAX_MESSAGES of them, within CHATGATEWAY_MAX_PROMPT_CHARS characters in all."
+    )
+    stream = StrictBooleanField(required=False)
+    stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+    n = StrictIntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
+    best_of = StrictIntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
+
+    def validate_prompt(self, value: list[Any]) -> list[Any]:
+        check_message_count(len(value))
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        check_prompt_size(prompt_chars(self.initial_data))  # every prompt and the suffix
+        return attrs
+
+
+class ModelChecks(CheckedByCode):
+    """The model of an embeddings or legacy completions request: one of CHATGATEWAY_MODELS."""
+
+    def amend(self, schema: dict[str, Any]) -> dict[str, Any]:
+        schema["properties"]["model"] = {
+            **allowed_models(),
+            "description": "One of CHATGATEWAY_MODELS; any other is a 404.",
+        }
+        return schema
+
+
+class EmbeddingsRequestChecks(ModelChecks):
+    target_class = EmbeddingsRequestSerializer
+
+
+class TextCompletionRequestChecks(ModelChecks):
+    target_class = TextCompletionRequestSerializer
+
+
 # What the gateway answers, as OpenAI documents it: used to describe /v1 in the schema. A completion is
 # the upstream's own body, passed on unchanged, so only what every OpenAI-compatible upstream sends is
 # required; anything more it sends passes too.
@@ -142,3 +259,52 @@ class ModelSerializer(serializers.Serializer):
 class ModelListSerializer(serializers.Serializer):
     object = serializers.CharField(help_text="Always `list`.")
     data = ModelSerializer(many=True)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "number"}},
+            {"type": "string", "description": "float32 values, little-endian, in base64"},
+        ]
+    }
+)
+class VectorField(serializers.Field):
+    """An embedding: a list of numbers, or base64 (`encoding_format: base64`)."""
+
+
+class EmbeddingSerializer(serializers.Serializer):
+    object = serializers.CharField(help_text="Always `embedding`.")
+    index = serializers.IntegerField()
+    embedding = VectorField()
+
+
+class EmbeddingsUsageSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+
+
+class EmbeddingListSerializer(serializers.Serializer):
+    """The upstream's answer, unchanged: one embedding per input, in order."""
+
+    object = serializers.CharField(help_text="Always `list`.")
+    data = EmbeddingSerializer(many=True)
+    model = serializers.CharField()
+    usage = EmbeddingsUsageSerializer(required=False, allow_null=True)
+
+
+class TextChoiceSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    text = serializers.CharField(allow_blank=True)
+    finish_reason = serializers.CharField(allow_null=True, required=False)
+
+
+class TextCompletionSerializer(serializers.Serializer):
+    """`object: "text_completion"`; streamed, the same chunks as events instead, each with its new text."""
+
+    id = serializers.CharField()
+    object = serializers.CharField()
+    created = serializers.IntegerField()
+    model = serializers.CharField()
+    choices = TextChoiceSerializer(many=True)
+    usage = UsageSerializer(required=False, allow_null=True)

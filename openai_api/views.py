@@ -1,7 +1,7 @@
 """The OpenAI-compatible API: point any OpenAI client at `http://HOST:PORT/v1` with an API key or a
-JWT as its `api_key`.
+JWT as its `api_key`. Chat completions, legacy completions, embeddings and models.
 
-The chat endpoint is an async view: while a worker waits on the upstream it serves other requests,
+The relay endpoints are async views: while a worker waits on the upstream it serves other requests,
 and no thread is busy while a stream waits. Its database work (authentication, the quota, the usage
 record) runs in the database threads (core/db.py).
 """
@@ -26,12 +26,23 @@ from core.parsers import StrictJSONParser
 from openai_api.serializers import (
     ChatCompletionRequestSerializer,
     ChatCompletionSerializer,
+    EmbeddingListSerializer,
+    EmbeddingsRequestSerializer,
     ModelListSerializer,
     ModelSerializer,
+    TextCompletionRequestSerializer,
+    TextCompletionSerializer,
 )
 from quota.headers import rate_limit_headers
 from relay.http import caller_of, event_stream_response
-from relay.passthrough import open_completion_stream, relay_completion
+from relay.passthrough import (
+    Passed,
+    open_completion_stream,
+    open_text_completion_stream,
+    relay_completion,
+    relay_embeddings,
+    relay_text_completion,
+)
 from relay.rules import allowed_models, check_model_allowed
 
 
@@ -65,6 +76,23 @@ STREAM_EVENT = {
     },
     "required": ["data"],
 }
+TEXT_STREAM_DESCRIPTION = STREAM_DESCRIPTION.replace("chat.completion.chunk", "text_completion")
+TEXT_STREAM_EVENT = {
+    **STREAM_EVENT,
+    "properties": {
+        "data": {
+            **STREAM_EVENT["properties"]["data"],
+            "description": "A `text_completion` chunk, an `error` object, or `[DONE]`.",
+        }
+    },
+}
+REQUEST_ID = OpenApiParameter(
+    "x-request-id",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description="The upstream's request id, when it gave one.",
+)
 
 
 class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
@@ -78,16 +106,7 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
             (200, "text/event-stream"): OpenApiResponse(STREAM_EVENT, description=STREAM_DESCRIPTION),
             **openai_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
         },
-        parameters=[
-            *relay_headers(),
-            OpenApiParameter(
-                "x-request-id",
-                str,
-                OpenApiParameter.HEADER,
-                response=[200],
-                description="The upstream's request id, when it gave one.",
-            ),
-        ],
+        parameters=[*relay_headers(), REQUEST_ID],
         tags=["OpenAI-compatible"],
     )
     async def post(self, request: Request) -> HttpResponse:
@@ -96,17 +115,52 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         check_model_allowed(chat.validated_data["model"], user=request.user, api=apis.OPENAI)
         caller = caller_of(request)
         if chat.validated_data.get("stream"):
-            passed = await open_completion_stream(caller=caller, params=request.data)
-            response = event_stream_response(passed.body, headers=rate_limit_headers(passed.allowance))
-        else:
-            passed = await relay_completion(caller=caller, params=request.data)
-            headers = rate_limit_headers(passed.allowance)
-            response = HttpResponse(passed.body, content_type="application/json", headers=headers)
-        if passed.request_id:
-            response["x-request-id"] = passed.request_id
-        if settings.CHATGATEWAY_EXPOSE_PROVIDER and passed.provider:
-            response["x-chatgateway-provider"] = passed.provider
-        return response
+            return _answer(await open_completion_stream(caller=caller, params=request.data), stream=True)
+        return _answer(await relay_completion(caller=caller, params=request.data))
+
+
+class CompletionsView(OpenAIStyleMixin, AsyncAPIView):
+    """OpenAI's legacy `POST /v1/completions`, streamed or not; the upstream's answer, unchanged."""
+
+    @extend_schema(
+        operation_id="v1_completions",
+        request=TextCompletionRequestSerializer,
+        responses={
+            (200, "application/json"): OpenApiResponse(TextCompletionSerializer, description=TEXT_STREAM_DESCRIPTION),
+            (200, "text/event-stream"): OpenApiResponse(TEXT_STREAM_EVENT, description=TEXT_STREAM_DESCRIPTION),
+            **openai_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
+        },
+        parameters=[*relay_headers(), REQUEST_ID],
+        tags=["OpenAI-compatible"],
+    )
+    async def post(self, request: Request) -> HttpResponse:
+        completion = TextCompletionRequestSerializer(data=request.data)
+        completion.is_valid(raise_exception=True)
+        check_model_allowed(completion.validated_data["model"], user=request.user, api=apis.OPENAI)
+        caller = caller_of(request)
+        if completion.validated_data.get("stream"):
+            return _answer(await open_text_completion_stream(caller=caller, params=request.data), stream=True)
+        return _answer(await relay_text_completion(caller=caller, params=request.data))
+
+
+class EmbeddingsView(OpenAIStyleMixin, AsyncAPIView):
+    """OpenAI's `POST /v1/embeddings`; the upstream's answer, unchanged."""
+
+    @extend_schema(
+        operation_id="v1_embeddings",
+        request=EmbeddingsRequestSerializer,
+        responses={
+            200: OpenApiResponse(EmbeddingListSerializer, description="The upstream's answer, unchanged."),
+            **openai_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
+        },
+        parameters=[*relay_headers(), REQUEST_ID],
+        tags=["OpenAI-compatible"],
+    )
+    async def post(self, request: Request) -> HttpResponse:
+        embeddings = EmbeddingsRequestSerializer(data=request.data)
+        embeddings.is_valid(raise_exception=True)
+        check_model_allowed(embeddings.validated_data["model"], user=request.user, api=apis.OPENAI)
+        return _answer(await relay_embeddings(caller=caller_of(request), params=request.data))
 
 
 class ModelListView(OpenAIStyleMixin, AsyncAPIView):
@@ -139,10 +193,24 @@ def unknown_url(request: HttpRequest) -> JsonResponse:
     """What OpenAI answers for an endpoint it does not have; the gateway offers only the ones above."""
     message = (
         f"Unknown request URL: {request.method} {request.path}. "
-        "This gateway offers /v1/chat/completions and /v1/models."
+        "This gateway offers /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models."
     )
     error = {"message": message, "type": "invalid_request_error", "param": None, "code": "unknown_url"}
     return JsonResponse({"error": error}, status=404)
+
+
+def _answer(passed: Passed, *, stream: bool = False) -> HttpResponse:
+    """The relayed answer, with the rate-limit headers and the upstream's request id."""
+    headers = rate_limit_headers(passed.allowance)
+    if stream:
+        response = event_stream_response(passed.body, headers=headers)
+    else:
+        response = HttpResponse(passed.body, content_type="application/json", headers=headers)
+    if passed.request_id:
+        response["x-request-id"] = passed.request_id
+    if settings.CHATGATEWAY_EXPOSE_PROVIDER and passed.provider:
+        response["x-chatgateway-provider"] = passed.provider
+    return response
 
 
 def _model(name: str) -> dict[str, object]:

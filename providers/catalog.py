@@ -32,7 +32,7 @@ from django.db import DatabaseError, connections
 from django.db.models import Prefetch
 
 from providers import crypto
-from providers.models import CatalogVersion, Deployment, Model, Provider, ProviderKey
+from providers.models import ENDPOINTS, CatalogVersion, Deployment, Model, Provider, ProviderKey
 
 logger = logging.getLogger("providers.catalog")
 
@@ -268,7 +268,7 @@ def implicit_catalog(version: int = 0) -> Catalog:
         timeout=settings.OPENAI_TIMEOUT,
         max_retries=settings.OPENAI_MAX_RETRIES,
         completion_cap=Provider.CompletionCap.MAX_TOKENS.value,  # what the gateway has always sent
-        endpoints=frozenset({"chat"}),
+        endpoints=frozenset(ENDPOINTS),  # taken to speak every endpoint natively, as OpenAI does
         keys=(KeyEntry(id=None, secret=secret, last4=secret[-4:]),) if secret else (),
     )
     models = {

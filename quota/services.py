@@ -51,6 +51,7 @@ class Reservation:
     token_budget: int | None
     allowance: Allowance
     lease_id: uuid.UUID | None = None  # None: an outbox entry from before leases (relay/outbox.py)
+    counts_request: bool = True  # False: it took no request, only tokens (an embeddings call, by a setting)
 
     def settled(self, *, tokens: int) -> Allowance:
         """Where the user stands once this request is settled with `tokens` used: its budget given
@@ -76,24 +77,42 @@ class QuotaStatus:
 
 
 def reserve_request(
-    *, user_id: int, completion_tokens: int | None = None, note: dict[str, Any] | None = None
+    *,
+    user_id: int,
+    completion_tokens: int | None = None,
+    note: dict[str, Any] | None = None,
+    budget_must_fit: bool = False,
+    counts_request: bool = True,
 ) -> Reservation:
     """Take one request, and under a token limit a budget of up to `completion_tokens` (default
     CHATGATEWAY_COMPLETION_RESERVE), from today's allowance, as a lease held by this process (`note`:
     what the request is, for the record if it is lost); or raise QuotaExceeded.
 
+    `budget_must_fit`: the whole budget must fit what is left, else QuotaExceeded (an embeddings call
+    reserves its estimated prompt, which it can't be cut short of). `counts_request=False` takes tokens
+    only, not a request (a blocked user, whose request limit is 0, is still refused).
+
     A user who would be refused while leases of lost requests hold their allowance gets those back
     first (quota.leases), and is asked again.
     """
+    terms = _Terms(completion_tokens, note, budget_must_fit, counts_request)
     try:
-        return _reserve(user_id, completion_tokens, note)
+        return _reserve(user_id, terms)
     except QuotaExceeded:
         if not leases.reap_lost_leases(user_id=user_id):
             raise
-    return _reserve(user_id, completion_tokens, note)
+    return _reserve(user_id, terms)
 
 
-def _reserve(user_id: int, completion_tokens: int | None, note: dict[str, Any] | None) -> Reservation:
+@dataclasses.dataclass(frozen=True)
+class _Terms:
+    completion_tokens: int | None
+    note: dict[str, Any] | None
+    budget_must_fit: bool = False
+    counts_request: bool = True
+
+
+def _reserve(user_id: int, terms: _Terms) -> Reservation:
     """The user's row is read under a lock and written in the same transaction, with the lease, so
     concurrent requests from any number of processes queue on that one row and can never take more
     than the limits. A single conditional UPDATE would do for the request count alone, but the
@@ -103,12 +122,12 @@ def _reserve(user_id: int, completion_tokens: int | None, note: dict[str, Any] |
     meanwhile has no row to lock, and the lease naming them can't be written: UserGone.
     """
     try:
-        return _reserve_in_transaction(user_id, completion_tokens, note)
+        return _reserve_in_transaction(user_id, terms)
     except IntegrityError:  # the lease (or a new quota row) names a user deleted since they were authenticated
         raise UserGone from None
 
 
-def _reserve_in_transaction(user_id: int, completion_tokens: int | None, note: dict[str, Any] | None) -> Reservation:
+def _reserve_in_transaction(user_id: int, terms: _Terms) -> Reservation:
     today = clock.today()
     with transaction.atomic():
         quota = Quota.objects.select_related("plan").select_for_update(of=("self",)).filter(user_id=user_id).first()
@@ -118,31 +137,38 @@ def _reserve_in_transaction(user_id: int, completion_tokens: int | None, note: d
             quota = Quota.objects.select_related("plan").select_for_update(of=("self",)).get(user_id=user_id)
         used, tokens_used, reserved = quota.used_on(today), quota.tokens_used_on(today), quota.tokens_reserved_on(today)
         request_limit, token_limit = quota.request_limit(), quota.token_limit()
-        if used >= request_limit:
+        taking = 1 if terms.counts_request else 0
+        # A request limit of 0 blocks the user, whether or not this call takes a request.
+        if request_limit == 0 or (taking and used >= request_limit):
             _refuse("requests", request_limit, quota, today)
         budget = None
         if token_limit is not None:
             available = token_limit - tokens_used - reserved
-            if available <= 0:
+            wanted = terms.completion_tokens or settings.CHATGATEWAY_COMPLETION_RESERVE
+            if available <= 0 or (terms.budget_must_fit and wanted > available):
                 _refuse("tokens", token_limit, quota, today)
-            budget = min(completion_tokens or settings.CHATGATEWAY_COMPLETION_RESERVE, available)
+            budget = min(wanted, available)
         day = max(quota.day or today, today)
         Quota.objects.filter(pk=quota.pk).update(
-            used=used + 1, tokens_used=tokens_used, tokens_reserved=reserved + (budget or 0), day=day
+            used=used + taking, tokens_used=tokens_used, tokens_reserved=reserved + (budget or 0), day=day
         )
         taken = timezone.now()
         lease = Lease.objects.create(
             id=uuid.uuid4(), user_id=user_id, day=day, token_budget=budget, owner=leases.this_process(),
-            taken=taken, expires=leases.expiry(taken), note=note or {},
+            taken=taken, expires=leases.expiry(taken),
+            note={**(terms.note or {}), **({} if taking else {"counts_request": False})},
         )  # fmt: skip
     allowance = Allowance(
         request_limit=request_limit,
-        requests_remaining=request_limit - used - 1,
+        requests_remaining=request_limit - used - taking,
         token_limit=token_limit,
         tokens_remaining=None if token_limit is None else token_limit - tokens_used - reserved - (budget or 0),
         resets_in=clock.seconds_until_reset(),
     )
-    return Reservation(user_id=user_id, day=day, token_budget=budget, allowance=allowance, lease_id=lease.id)
+    return Reservation(
+        user_id=user_id, day=day, token_budget=budget, allowance=allowance, lease_id=lease.id,
+        counts_request=bool(taking),
+    )  # fmt: skip
 
 
 def _refuse(kind: str, limit: int, quota: Quota, today: dt.date) -> None:
@@ -176,7 +202,7 @@ def refund_request(*, reservation: Reservation) -> bool:
     with transaction.atomic():
         if not _end_lease(reservation.lease_id):
             return False
-        _give_back(reservation.user_id, reservation.day, reservation.token_budget)
+        _give_back(reservation.user_id, reservation.day, reservation.token_budget, reservation.counts_request)
     return True
 
 
@@ -186,7 +212,7 @@ def settle_lost_lease(lease: Lease) -> bool:
     with transaction.atomic():
         if not _end_lease(lease.pk):
             return False
-        _give_back(lease.user_id, lease.day, lease.token_budget)
+        _give_back(lease.user_id, lease.day, lease.token_budget, (lease.note or {}).get("counts_request", True))
         lease_lost.send(sender=Lease, lease=lease)
     return True
 
@@ -196,9 +222,9 @@ def _end_lease(lease_id: uuid.UUID | None) -> bool:
     return lease_id is None or Lease.objects.filter(pk=lease_id).delete()[0] > 0
 
 
-def _give_back(user_id: int, day: dt.date, token_budget: int | None) -> None:
+def _give_back(user_id: int, day: dt.date, token_budget: int | None, counts_request: bool = True) -> None:
     Quota.objects.filter(user_id=user_id, day=day).update(
-        used=Greatest(F("used") - 1, Value(0)), tokens_reserved=_released(token_budget)
+        used=Greatest(F("used") - (1 if counts_request else 0), Value(0)), tokens_reserved=_released(token_budget)
     )
 
 

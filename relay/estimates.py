@@ -8,7 +8,9 @@ which is the safe side for a limit. Records made this way are marked `estimated`
 What counts is everything that goes upstream as text, not only the messages' content: a tool's or a
 function's description and schema, a response format, a prediction, tool calls and their arguments in the
 history; and in an answer, tool calls' names and arguments as well as its text. `prompt_strings` walks a
-request for them, once for every endpoint: the prompt-size check and the estimates both use it.
+request for them, once for every endpoint: the prompt-size check and the estimates both use it. The
+legacy completions' `prompt` and embeddings' `input` may also be token arrays (lists of integers): each
+integer is one token, and counts as TOKEN_CHARS characters for the prompt-size check.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ MESSAGE_OVERHEAD = 4  # tokens OpenAI's chat format adds around each message (ro
 # The request fields that the model reads as text (Chat Completions and Responses).
 PROMPT_FIELDS = (
     "messages", "tools", "functions", "tool_choice", "function_call", "response_format", "prediction",
-    "input", "instructions", "text",
+    "input", "instructions", "text", "prompt", "suffix",
 )  # fmt: skip
+TOKEN_ARRAY_FIELDS = ("input", "prompt")  # embeddings' and legacy completions': text, or token arrays
+TOKEN_CHARS = 4  # a token of a token array, in characters (the inverse of the ASCII rule below)
 # Content parts whose strings are data (an image, a sound, a file), not prompt text: bounded by the body
 # size limit instead, and counted by the upstream in tokens.
 DATA_PARTS = {"image_url", "input_audio", "file", "input_image", "input_file"}
@@ -72,16 +76,48 @@ def prompt_strings(params: dict[str, Any]) -> Iterator[str]:
             yield from strings_in(params[name])
 
 
+def token_arrays(value: Any) -> list[list[int]]:
+    """The token arrays in an embeddings `input` or a completions `prompt`: one list of integers, or a list
+    of them (a list of strings has none)."""
+    if _is_token_array(value):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if _is_token_array(item)]
+    return []
+
+
+def _is_token_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, int) for item in value)
+
+
+def prompt_tokens_given(params: dict[str, Any]) -> int:
+    """Tokens a request gives as token arrays, which no string holds."""
+    return sum(len(array) for name in TOKEN_ARRAY_FIELDS for array in token_arrays(params.get(name)))
+
+
 def prompt_chars(params: dict[str, Any]) -> int:
-    """Characters of everything in a request that the model reads (CHATGATEWAY_MAX_PROMPT_CHARS bounds it)."""
-    return sum(len(text) for text in prompt_strings(params))
+    """Characters of everything in a request that the model reads (CHATGATEWAY_MAX_PROMPT_CHARS bounds it),
+    a token array's tokens counted as TOKEN_CHARS each."""
+    return sum(len(text) for text in prompt_strings(params)) + TOKEN_CHARS * prompt_tokens_given(params)
 
 
 def estimate_request_tokens(params: dict[str, Any]) -> int:
-    """Tokens of a request's prompt: every string the model reads, and each message's overhead."""
+    """Tokens of a request's prompt: every string the model reads, each message's overhead, and the tokens
+    of token arrays."""
     messages = params.get("messages")
     overhead = MESSAGE_OVERHEAD * len(messages) if isinstance(messages, list) else 0
-    return overhead + sum(estimate_tokens(text) for text in prompt_strings(params))
+    return overhead + sum(estimate_tokens(text) for text in prompt_strings(params)) + prompt_tokens_given(params)
+
+
+def choice_text(choice: Any) -> str:
+    """What a model wrote in one choice of an answer or a streamed chunk, whichever endpoint's: a chat
+    answer's `message`, a chat chunk's `delta`, or a legacy completion's `text`."""
+    if not isinstance(choice, dict):
+        return ""
+    if "message" in choice or "delta" in choice:
+        return answer_text(choice.get("message", choice.get("delta")))
+    text = choice.get("text")
+    return text if isinstance(text, str) else ""
 
 
 def answer_text(message: Any) -> str:

@@ -13,6 +13,8 @@ class UsageRecord(models.Model):
         CHAT = "chat", "/api/chat/"
         V1 = "v1", "/v1/chat/completions (OpenAI compatible)"
         CONVERSATION = "conversation", "/api/conversations/<id>/messages/ (a conversation's message)"
+        EMBEDDINGS = "embeddings", "/v1/embeddings (OpenAI compatible)"
+        COMPLETIONS = "completions", "/v1/completions (OpenAI compatible, legacy)"
 
     LOST = "gateway_lost_request"  # `error` of a request whose server process ended before it did
 

@@ -62,6 +62,7 @@ def settlement(*, reservation: Reservation, tokens: int | None) -> dict[str, Any
         "token_budget": reservation.token_budget,
         "tokens": tokens,
         "lease_id": reservation.lease_id and str(reservation.lease_id),
+        "counts_request": reservation.counts_request,
     }
 
 
@@ -276,6 +277,7 @@ def _apply_once(entry: dict[str, Any]) -> str:
                 token_budget=quota["token_budget"],
                 allowance=None,  # only a live request's headers need it
                 lease_id=quota.get("lease_id") and uuid.UUID(quota["lease_id"]),  # none in entries from before leases
+                counts_request=quota.get("counts_request", True),
             )
             if quota["tokens"] is None:
                 refund_request(reservation=reservation)

@@ -1,6 +1,7 @@
 """Relaying a chat completion asynchronously, for every relay endpoint (`/v1`, `/api`, `/api/chat/`): the
 steps of a `relay.services.RelayAttempt`, for requests passed through as the client sent them, streamed
-or not.
+or not. A legacy completion (`/v1/completions`) and embeddings (`/v1/embeddings`) take the same steps;
+what differs is the upstream call and the `Budget` each reserves.
 
 How a request is settled:
 - the upstream fails before anything reached the client: refunded, and the error is raised;
@@ -22,13 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+from django.conf import settings
 
 from core.db import in_db
 from core.request_end import at_request_end
 from quota.services import Allowance
 from relay import upstream
+from relay.estimates import estimate_request_tokens, prompt_strings
 from relay.models import UsageRecord
 from relay.services import RelayAttempt
 from relay.streams import CLIENT_CLOSED, OpenAIEvents, StreamSettlement, settled_events
@@ -59,11 +63,35 @@ class Passed:
 async def relay_completion(
     *, caller: Caller, params: dict[str, Any], endpoint: str = UsageRecord.Endpoint.V1
 ) -> Passed:
-    """Relay one non-streamed completion; raises QuotaExceeded or UpstreamError (refunded)."""
+    """Relay one non-streamed chat completion; raises QuotaExceeded or UpstreamError (refunded)."""
     attempt = _attempt(caller, params, stream=False, endpoint=endpoint)
-    params = await _reserve(attempt, params)
+    params = await _reserve(attempt, params, _chat_budget(params))
+    return await _relay(attempt, params, upstream.pass_through_completion)
+
+
+async def relay_text_completion(*, caller: Caller, params: dict[str, Any]) -> Passed:
+    """Relay one non-streamed legacy completion (`/v1/completions`), as a chat completion is."""
+    attempt = _attempt(caller, params, stream=False, endpoint=UsageRecord.Endpoint.COMPLETIONS)
+    params = await _reserve(attempt, params, _text_completion_budget(params))
+    return await _relay(attempt, params, upstream.pass_through_text_completion)
+
+
+async def relay_embeddings(*, caller: Caller, params: dict[str, Any]) -> Passed:
+    """Relay one embeddings request (`/v1/embeddings`): reserved with its estimated prompt as its
+    budget, settled with the usage reported; raises QuotaExceeded or UpstreamError (refunded)."""
+    attempt = _attempt(caller, params, stream=False, endpoint=UsageRecord.Endpoint.EMBEDDINGS)
+    params = await _reserve(attempt, params, _embeddings_budget(params))
+    return await _relay(attempt, params, upstream.pass_through_embeddings)
+
+
+async def _relay(
+    attempt: RelayAttempt,
+    params: dict[str, Any],
+    call: Callable[[dict[str, Any], upstream.Trail], Awaitable[upstream.RawCompletion]],
+) -> Passed:
+    """Ask the upstream with `call` for a reserved attempt, and settle it (or fail it: then raised)."""
     try:
-        completion = await upstream.pass_through_completion(params, attempt.trail)
+        completion = await call(params, attempt.trail)
     except BaseException as exc:
         await _settle_failure(attempt, exc)
         raise
@@ -88,6 +116,22 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
     settles the request when it ends. Raises QuotaExceeded or UpstreamError (refunded) before the
     first chunk."""
     settlement = await open_settled_stream(caller=caller, params=params)
+    return _openai_events(settlement, params)
+
+
+async def open_text_completion_stream(*, caller: Caller, params: dict[str, Any]) -> Passed:
+    """`open_completion_stream` for a legacy completion (`/v1/completions`)."""
+    settlement = await open_settled_stream(
+        caller=caller,
+        params=params,
+        endpoint=UsageRecord.Endpoint.COMPLETIONS,
+        opener=upstream.open_text_completion_stream,
+        budget=_text_completion_budget(params),
+    )
+    return _openai_events(settlement, params)
+
+
+def _openai_events(settlement: StreamSettlement, params: dict[str, Any]) -> Passed:
     include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
     events = settled_events(settlement, OpenAIEvents(include_usage=include_usage))
     return Passed(
@@ -96,16 +140,22 @@ async def open_completion_stream(*, caller: Caller, params: dict[str, Any]) -> P
 
 
 async def open_settled_stream(
-    *, caller: Caller, params: dict[str, Any], endpoint: str = UsageRecord.Endpoint.V1
+    *,
+    caller: Caller,
+    params: dict[str, Any],
+    endpoint: str = UsageRecord.Endpoint.V1,
+    opener: Callable[[dict[str, Any], upstream.Trail], Awaitable[upstream.UpstreamStream]] = upstream.open_stream,
+    budget: Budget | None = None,
 ) -> StreamSettlement:
-    """Reserve a request and open the upstream stream, whose first event has arrived. The caller
-    sends the client `settled_events(settlement, protocol)`, which settles it; if the client goes
-    away first, the request is settled when the request ends. Raises QuotaExceeded or UpstreamError
-    (refunded) before the first chunk."""
+    """Reserve a request (and its `budget`: a chat completion's by default) and open the upstream
+    stream (`opener`: a chat completion's by default), whose first event has arrived. The caller sends
+    the client `settled_events(settlement, protocol)`, which settles it; if the client goes away first,
+    the request is settled when the request ends. Raises QuotaExceeded or UpstreamError (refunded)
+    before the first chunk."""
     attempt = _attempt(caller, params, stream=True, endpoint=endpoint)
-    params = await _reserve(attempt, params)
+    params = await _reserve(attempt, params, budget or _chat_budget(params))
     try:
-        stream = await upstream.open_stream(params, attempt.trail)
+        stream = await opener(params, attempt.trail)
     except BaseException as exc:
         await _settle_failure(attempt, exc)
         raise
@@ -117,30 +167,86 @@ async def open_settled_stream(
 
 
 def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool, endpoint: str) -> RelayAttempt:
+    messages = params.get("messages")
+    if not isinstance(messages, list):  # a legacy completion's prompts, embeddings' inputs: kept as messages
+        messages = [{"role": "user", "content": text} for text in prompt_strings(params)]
     return RelayAttempt(
         user_id=caller.user_id,
         api_key_id=caller.api_key_id,
         endpoint=endpoint,
         model=str(params["model"]),
-        messages=params["messages"],
+        messages=messages,
         params=params,
         stream=stream,
     )
 
 
 CAPS = ("max_tokens", "max_completion_tokens")
+LEGACY_DEFAULT_MAX_TOKENS = 16  # what OpenAI's /v1/completions writes when a request sets no max_tokens
 
 
-async def _reserve(attempt: RelayAttempt, params: dict[str, Any]) -> dict[str, Any]:
-    """Reserve the request; under a token limit, the request's completion budget too, and return
-    the parameters with every completion cap it sent (`max_tokens`, `max_completion_tokens`), or
-    `max_tokens` if it sent none, set to its share of that budget."""
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """What a request reserves under a token limit, besides its request: `wanted` tokens (None:
+    CHATGATEWAY_COMPLETION_RESERVE) shared by `choices` answers, each capped by the request's `caps`
+    parameters; `must_fit`: refused unless all of `wanted` is left; `counts_request`: whether it
+    takes one of the day's requests too."""
+
+    wanted: int | None
+    choices: int = 1
+    caps: tuple[str, ...] = CAPS
+    must_fit: bool = False
+    counts_request: bool = True
+
+
+def _chat_budget(params: dict[str, Any]) -> Budget:
+    """A chat completion's: its largest cap (`max_tokens`, `max_completion_tokens`) times `n`."""
     choices = params.get("n") or 1  # a checked integer (openai_api.serializers)
     asked = [params[name] for name in CAPS if _positive_int(params.get(name))]
-    wanted = max(asked) * choices if asked else None
+    return Budget(wanted=max(asked) * choices if asked else None, choices=choices)
+
+
+def _text_completion_budget(params: dict[str, Any]) -> Budget:
+    """A legacy completion's: `max_tokens` (OpenAI's default of 16 when unset) for each of `best_of`
+    (or `n`) answers to each prompt."""
+    choices = max(params.get("n") or 1, params.get("best_of") or 1) * _prompt_count(params.get("prompt"))
+    cap = params.get("max_tokens")
+    each = cap if _positive_int(cap) else LEGACY_DEFAULT_MAX_TOKENS
+    return Budget(wanted=each * choices, choices=choices, caps=("max_tokens",))
+
+
+def _embeddings_budget(params: dict[str, Any]) -> Budget:
+    """Embeddings': no completion, so the estimated prompt is reserved instead, and must fit what is left;
+    a request of the day's only if CHATGATEWAY_EMBEDDINGS_COUNT_AS_REQUESTS says so."""
+    return Budget(
+        wanted=max(1, estimate_request_tokens(params)),
+        caps=(),
+        must_fit=True,
+        counts_request=settings.CHATGATEWAY_EMBEDDINGS_COUNT_AS_REQUESTS,
+    )
+
+
+def _prompt_count(prompt: Any) -> int:
+    """Prompts in a legacy completion's `prompt`: one string or token array, or a list of them."""
+    if isinstance(prompt, list) and prompt and not all(isinstance(item, int) for item in prompt):
+        return len(prompt)
+    return 1
+
+
+async def _reserve(attempt: RelayAttempt, params: dict[str, Any], budget: Budget) -> dict[str, Any]:
+    """Reserve the request and, under a token limit, its `budget`; return the parameters with every
+    completion cap it sent (of `budget.caps`), or the first of them if it sent none, set to each
+    answer's share of the budget reserved."""
     # Shielded: if the client goes away while the reservation waits for the quota row's lock, the
     # reservation still completes in its thread; it is then given back before the cancellation goes on.
-    reserving = asyncio.ensure_future(in_db(attempt.reserve, completion_tokens=wanted))
+    reserving = asyncio.ensure_future(
+        in_db(
+            attempt.reserve,
+            completion_tokens=budget.wanted,
+            budget_must_fit=budget.must_fit,
+            counts_request=budget.counts_request,
+        )
+    )
     try:
         reservation = await asyncio.shield(reserving)
     except asyncio.CancelledError:
@@ -148,11 +254,11 @@ async def _reserve(attempt: RelayAttempt, params: dict[str, Any]) -> dict[str, A
             await reserving
             await in_db(attempt.refund)
         raise
-    if reservation.token_budget is None:
+    if reservation.token_budget is None or not budget.caps:
         return params
-    # Each of the n choices may use its cap: together they stay within the budget.
-    share = max(1, reservation.token_budget // choices)
-    present = [name for name in CAPS if name in params] or ["max_tokens"]
+    # Each of the choices may use its cap: together they stay within the budget.
+    share = max(1, reservation.token_budget // budget.choices)
+    present = [name for name in budget.caps if name in params] or [budget.caps[0]]
     return {**params, **dict.fromkeys(present, share)}
 
 

@@ -42,11 +42,19 @@ class RelayAttempt:
     ttfb_ms: int | None = None
     trail: upstream.Trail = dataclasses.field(default_factory=lambda: upstream.Trail())
 
-    def reserve(self, *, completion_tokens: int | None = None) -> Reservation:
+    def reserve(
+        self, *, completion_tokens: int | None = None, budget_must_fit: bool = False, counts_request: bool = True
+    ) -> Reservation:
         # What the request is, for its record if its process is killed before it ends (relay/lost.py).
         note = {"endpoint": self.endpoint, "model": self.model[:200], "api_key_id": self.api_key_id}
         note["stream"] = self.stream
-        self.reservation = reserve_request(user_id=self.user_id, completion_tokens=completion_tokens, note=note)
+        self.reservation = reserve_request(
+            user_id=self.user_id,
+            completion_tokens=completion_tokens,
+            note=note,
+            budget_must_fit=budget_must_fit,
+            counts_request=counts_request,
+        )
         self.started = time.monotonic()
         return self.reservation
 

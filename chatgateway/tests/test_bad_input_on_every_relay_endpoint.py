@@ -35,6 +35,8 @@ class Endpoint:
             return {"params": {"q": prompt}}
         if self.name == "chat":
             return {"json": {"prompt": prompt, **body} if messages is None else {"messages": messages, **body}}
+        if self.name in PROMPT_FIELD:
+            return {"json": {"model": MODEL, PROMPT_FIELD[self.name]: prompt, **body}}
         messages = messages if messages is not None else [{"role": "user", "content": prompt}]
         return {"json": {"model": MODEL, "messages": messages, **body}}
 
@@ -43,7 +45,7 @@ class Endpoint:
         if self.name == "chatapi":
             assert body["statu"] is False
             return body["message"]
-        if self.name == "v1":
+        if self.name in ("v1", *PROMPT_FIELD):
             return body["error"]["message"]
         return json.dumps(body)  # DRF: {"detail": …} or {"<field>": [...]}
 
@@ -51,6 +53,9 @@ class Endpoint:
 CHATAPI = Endpoint("chatapi", "GET", "/api")
 CHAT = Endpoint("chat", "POST", "/api/chat/")
 V1 = Endpoint("v1", "POST", "/v1/chat/completions")
+EMBEDDINGS = Endpoint("embeddings", "POST", "/v1/embeddings")
+COMPLETIONS = Endpoint("completions", "POST", "/v1/completions")
+PROMPT_FIELD = {"embeddings": "input", "completions": "prompt"}  # where their text goes
 
 
 def raw_json(text: bytes) -> dict[str, Any]:
@@ -99,6 +104,29 @@ CASES = [
     ("huge header", CHATAPI, {**CHATAPI.good(), "headers": HUGE_HEADER}, 431, ""),
     ("huge header", CHAT, {**CHAT.good(), "headers": HUGE_HEADER}, 431, ""),
     ("huge header", V1, {**V1.good(), "headers": HUGE_HEADER}, 431, ""),
+]
+# The same audit of the endpoints that take a prompt (or an input) as text or tokens, not messages.
+for prompted in (EMBEDDINGS, COMPLETIONS):
+    field = PROMPT_FIELD[prompted.name]
+    CASES += [
+        ("not JSON", prompted, raw_json(b"{nope"), 400, "not valid JSON"),
+        ("wrong shape: a list", prompted, {"json": ["hello"]}, 400, "Invalid data"),
+        ("wrong type: a number", prompted, prompted.request(prompt=42), 400, "Must be a string"),
+        ("wrong type: a list of objects", prompted, prompted.request(prompt=[{"text": "hi"}]), 400, "Must be a string"),
+        ("empty prompt", prompted, prompted.request(prompt=""), 400, "no text"),
+        ("empty list", prompted, prompted.request(prompt=[]), 400, "no text"),
+        ("whitespace prompt", prompted, prompted.request(prompt=" \t\n "), 400, "no text"),
+        ("prompt over the limit", prompted, prompted.request(prompt="x" * 8001), 400, "the limit is 8000"),
+        ("tokens over the limit", prompted, prompted.request(prompt=[7] * 2001), 400, "the limit is 8000"),
+        ("body over the limit", prompted, over_the_body_limit(prompted), 413, "limit is 1024 KiB"),
+        ("unknown model", prompted, {"json": {"model": "gpt-9", field: "hi"}}, 404, "gpt-9"),
+        ("invalid UTF-8", prompted, raw_json(f'{{"model": "{MODEL}", "{field}": "\xff"}}'.encode("latin-1")), 400,
+         "not valid Unicode"),
+        ("huge header", prompted, {**prompted.good(), "headers": HUGE_HEADER}, 431, ""),
+    ]  # fmt: skip
+CASES += [
+    ("too many inputs", EMBEDDINGS, EMBEDDINGS.request(prompt=["x"] * 2049), 400, "the limit is 2048"),
+    ("too many prompts", COMPLETIONS, COMPLETIONS.request(prompt=["x"] * 101), 400, "the limit is 100"),
 ]
 
 

@@ -48,7 +48,7 @@ def test_it_describes_every_endpoint_once(document):
         "/api", "/api/chat/", "/api/conversations/", "/api/conversations/{id}/",
         "/api/conversations/{id}/messages/", "/api/keys/", "/api/keys/{id}/", "/api/quota/", "/api/token/",
         "/api/token/blacklist/", "/api/token/refresh/", "/api/token/verify/", "/api/usage/", "/healthz", "/token",
-        "/v1/chat/completions", "/v1/models", "/v1/models/{model}",
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/models/{model}",
     ]  # fmt: skip
 
 
@@ -68,7 +68,13 @@ def test_each_endpoint_names_the_credentials_it_takes(document):
 
 @pytest.mark.parametrize(
     ("path", "error"),
-    [("/api", "EnvelopeError"), ("/api/chat/", "Error"), ("/v1/chat/completions", "OpenAIError")],
+    [
+        ("/api", "EnvelopeError"),
+        ("/api/chat/", "Error"),
+        ("/v1/chat/completions", "OpenAIError"),
+        ("/v1/completions", "OpenAIError"),
+        ("/v1/embeddings", "OpenAIError"),
+    ],
 )
 def test_each_api_gives_its_own_error_shape_and_a_429_says_when_to_retry(document, path, error):
     method = "get" if path == "/api" else "post"
@@ -85,6 +91,18 @@ def test_a_chat_completion_is_json_or_a_stream_of_events(document):
 
     assert answer["application/json"]["schema"] == {"$ref": "#/components/schemas/ChatCompletion"}
     assert answer["text/event-stream"]["schema"]["required"] == ["data"]
+
+
+def test_a_legacy_completion_is_json_or_a_stream_of_events_and_embeddings_json(document):
+    completion = operation(document, "post", "/v1/completions")["responses"]["200"]["content"]
+    embeddings = operation(document, "post", "/v1/embeddings")["responses"]["200"]["content"]
+
+    assert completion["application/json"]["schema"] == {"$ref": "#/components/schemas/TextCompletion"}
+    assert completion["text/event-stream"]["schema"]["required"] == ["data"]
+    assert embeddings["application/json"]["schema"] == {"$ref": "#/components/schemas/EmbeddingList"}
+    request = document["components"]["schemas"]["EmbeddingsRequest"]
+    assert sorted(request["required"]) == ["input", "model"]
+    assert len(request["properties"]["input"]["oneOf"]) == 4
 
 
 def test_the_models_offered_are_the_configured_ones(settings):

@@ -186,7 +186,7 @@ def test_it_takes_a_trailing_slash(gateway, user):
 
 
 def test_it_answers_an_endpoint_it_does_not_offer_with_openais_404(gateway, user):
-    response = _post(gateway, user, {"model": "text-embedding-3-small", "input": "hi"}, path="/v1/embeddings")
+    response = _post(gateway, user, {"model": "dall-e-3", "prompt": "a cat"}, path="/v1/images/generations")
 
     assert response.status_code == 404
     assert _error(response)["code"] == "unknown_url"

@@ -23,7 +23,7 @@ def test_no_provider_gives_the_one_upstream_of_the_settings(db, settings):
     assert (default.kind, default.base_url, default.api_version) == ("openai", "https://api.deepseek.com/v1", "")
     assert (default.timeout, default.max_retries) == (42.0, 3)
     assert default.completion_cap == "max_tokens"
-    assert default.endpoints == frozenset({"chat"})
+    assert default.endpoints == frozenset({"chat", "responses", "embeddings", "completions"})  # as OpenAI
     assert dict(default.headers) == {}
     assert [(key.id, key.secret, key.last4) for key in default.keys] == [(None, "sk-the-one-upstream-key-9f8e", "9f8e")]
     assert sorted(snapshot.models) == ["gpt-4o", "gpt-4o-mini"]

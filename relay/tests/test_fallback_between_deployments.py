@@ -168,3 +168,21 @@ def test_a_model_restricted_to_a_plan_is_offered_to_that_plans_users_only(gatewa
             f"{gateway.url}/v1/models", headers={"Authorization": f"Bearer {issue_access_token(user)}"}, timeout=10
         )
         assert [model["id"] for model in listed.json()["data"]] == names
+
+
+def test_a_model_no_provider_serves_on_an_endpoint_is_a_400_that_costs_nothing(gateway, user, routes, upstreams):
+    chat_only = routes.provider("chat-only", upstreams(), endpoints=["chat"])
+    routes.model("smart", (chat_only, "model-one", 1))
+    routes.load()
+
+    response = requests.post(
+        f"{gateway.url}/v1/embeddings",
+        json={"model": "smart", "input": "hello"},
+        headers={"Authorization": f"Bearer {issue_access_token(user)}"},
+        timeout=30,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "model_not_served_on_endpoint"
+    assert used_today(user) == 0
+    assert UsageRecord.objects.get(user=user).attempts == 0

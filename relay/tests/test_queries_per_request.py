@@ -58,3 +58,17 @@ def test_the_openai_endpoint_takes_seven_statements(api):
     # the user (JWT) · the quota row, locked · its update · the lease · the lease ended · the settlement ·
     # the usage record
     assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/completions", {"model": "gpt-4o-mini", "prompt": "hi"}),
+        ("/v1/embeddings", {"model": "gpt-4o-mini", "input": ["hi", "there"]}),
+    ],
+)
+def test_the_other_openai_endpoints_take_the_same_seven(api, path, body):
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post(path, body, format="json").status_code == 200
+
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT"]

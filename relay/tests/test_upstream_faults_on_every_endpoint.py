@@ -77,10 +77,18 @@ STREAM_FAULTS = [
 ]
 # A body that is not JSON reaches a stream as a body that ends before its answer did.
 STREAM_REASONS = {"upstream_malformed_response": "upstream_stream_cut"}
-ENDPOINTS = ["/api", "/api/chat/", "/v1", "/v1 streamed"]
+STREAMED = ["/v1 streamed", "/v1/completions streamed"]
+ENDPOINTS = ["/api", "/api/chat/", "/v1", "/v1/embeddings", "/v1/completions", *STREAMED]
 CASES = [(fault, endpoint) for fault in FAULTS for endpoint in ENDPOINTS] + [
-    (fault, "/v1 streamed") for fault in STREAM_FAULTS
+    (fault, endpoint) for fault in STREAM_FAULTS for endpoint in STREAMED
 ]
+# The body of each /v1 endpoint's request for a prompt (the development upstream reads its directives there).
+V1_BODIES = {
+    "/v1": lambda prompt: {"messages": [{"role": "user", "content": prompt}]},
+    "/v1/embeddings": lambda prompt: {"input": [prompt]},
+    "/v1/completions": lambda prompt: {"prompt": prompt},
+}
+V1_PATHS = {"/v1": "/v1/chat/completions", "/v1/embeddings": "/v1/embeddings", "/v1/completions": "/v1/completions"}
 
 
 @pytest.fixture
@@ -115,10 +123,11 @@ def ask(gateway, user, endpoint: str, prompt: str) -> requests.Response:
         return requests.get(f"{gateway.url}/api", params={"q": prompt}, headers=headers, timeout=20)
     if endpoint == "/api/chat/":
         return requests.post(f"{gateway.url}/api/chat/", json={"prompt": prompt}, headers=headers, timeout=20)
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}
-    if endpoint == "/v1 streamed":
+    family = endpoint.removesuffix(" streamed")
+    body = {"model": "gpt-4o-mini", **V1_BODIES[family](prompt)}
+    if endpoint in STREAMED:
         body["stream"] = True
-    return requests.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers, timeout=20)
+    return requests.post(f"{gateway.url}{V1_PATHS[family]}", json=body, headers=headers, timeout=20)
 
 
 def error_message(endpoint: str, response: requests.Response) -> str:
@@ -180,7 +189,7 @@ def test_an_upstream_fault_gets_its_status_costs_nothing_is_recorded_and_leaks_n
     assert response.headers.get("Retry-After") == fault.retry_after
     assert used_today(user) == used_before
     record = UsageRecord.objects.get(user=user)
-    reason = STREAM_REASONS.get(fault.reason, fault.reason) if endpoint == "/v1 streamed" else fault.reason
+    reason = STREAM_REASONS.get(fault.reason, fault.reason) if endpoint in STREAMED else fault.reason
     assert (record.status_code, record.error, record.total_tokens) == (fault.status, reason, 0)
     for key in (WRONG_KEY, dev_upstream.key):
         assert key not in response.text
@@ -193,6 +202,7 @@ def test_an_upstream_fault_gets_its_status_costs_nothing_is_recorded_and_leaks_n
 
 
 SECOND_KEY = "sk-second-provider-key-that-must-never-show-9876543210"
+ENDPOINTS_SPOKEN = ("chat", "completions", "embeddings")
 TWO_PROVIDER_FAULTS = [
     Fault("401", wrong_key=True, reason="upstream_auth_401", message=UpstreamMisconfigured.message),
     Fault("500", "[dev:status=500]", reason="upstream_http_500"),
@@ -215,8 +225,9 @@ def test_two_failing_providers_cost_nothing_and_leak_neither_key_nor_address(
     if fault.base_url == "refused":
         urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in urls]
     keys = [(WRONG_KEY,), (f"{SECOND_KEY}-wrong",)] if fault.wrong_key else [(first_upstream.key,), (SECOND_KEY,)]
-    first = routes.provider("first-provider", urls[0], keys=keys[0])
-    second = routes.provider("second-provider", urls[1], keys=keys[1])
+    speaking = {"endpoints": list(ENDPOINTS_SPOKEN)}
+    first = routes.provider("first-provider", urls[0], keys=keys[0], **speaking)
+    second = routes.provider("second-provider", urls[1], keys=keys[1], **speaking)
     routes.model("gpt-4o-mini", (first, "model-one", 1), (second, "model-two", 2))
     routes.load()
 

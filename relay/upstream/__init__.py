@@ -2,6 +2,8 @@
 
 Everything else calls the functions below and catches the domain errors below, never the SDK's:
 - `pass_through_completion()` and `open_stream()` (raw.py) for every relay endpoint, bytes unchanged;
+  `pass_through_text_completion()` and `open_text_completion_stream()` for `/v1/completions`,
+  `pass_through_embeddings()` for `/v1/embeddings`;
 - errors.py turns every SDK failure into an `UpstreamError`; clients.py holds the clients and the
   retries within OPENAI_TIMEOUT.
 """
@@ -20,7 +22,10 @@ from relay.upstream.raw import (
     UpstreamStream,
     Usage,
     open_stream,
+    open_text_completion_stream,
     pass_through_completion,
+    pass_through_embeddings,
+    pass_through_text_completion,
 )
 from relay.upstream.routing import Trail
 
@@ -37,5 +42,8 @@ __all__ = [
     "Usage",
     "forget_client_on_setting_change",
     "open_stream",
+    "open_text_completion_stream",
     "pass_through_completion",
+    "pass_through_embeddings",
+    "pass_through_text_completion",
 ]

@@ -57,6 +57,16 @@ class UpstreamRejected(UpstreamError):
     message = gettext_lazy("The upstream model service refused the request.")
 
 
+class NotServedOnEndpoint(UpstreamRejected):
+    """No provider of the model speaks the endpoint asked (an embeddings model on chat, a chat model on
+    embeddings): the client's to fix, a 400 before any upstream is asked, costing nothing."""
+
+    message = gettext_lazy("This model is not served on this endpoint.")
+
+    def __init__(self) -> None:
+        super().__init__("model_not_served_on_endpoint")
+
+
 class UpstreamMisconfigured(UpstreamError):
     message = gettext_lazy(
         "The gateway is misconfigured: the upstream refused its credentials. Please tell an administrator."

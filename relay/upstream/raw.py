@@ -1,4 +1,6 @@
-"""Asking the upstream for a chat completion, streamed or not, asynchronously; the answer's bytes unchanged."""
+"""Asking the upstream for a chat completion, streamed or not, asynchronously; the answer's bytes unchanged.
+The legacy completions (`/completions`) go the same way, and embeddings (`/embeddings`) the non-streamed
+half of it, each routed (routing.py) over the deployments whose provider speaks that endpoint."""
 
 from __future__ import annotations
 
@@ -14,12 +16,18 @@ import httpx2  # the SDK's transport: its errors surface unwrapped while a strea
 import openai
 
 from providers.catalog import ProviderEntry
-from relay.estimates import answer_text
+from relay.estimates import choice_text
 from relay.upstream.clients import NO_AUTHORIZATION
 from relay.upstream.errors import UpstreamError, UpstreamTimeout, logged
 from relay.upstream.routing import Trail, route
 
 logger = logging.getLogger("relay.upstream")
+
+CHAT = "/chat/completions"
+COMPLETIONS = "/completions"  # the legacy text completions
+EMBEDDINGS = "/embeddings"
+# The endpoint each path is, as a provider's capabilities name it (providers.models.ENDPOINTS).
+ENDPOINT = {CHAT: "chat", COMPLETIONS: "completions", EMBEDDINGS: "embeddings"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +43,7 @@ class RawCompletion:
 
     body: bytes
     model: str
-    text: str  # of every choice, for estimates and (when kept) the usage record
+    text: str  # of every choice (none for embeddings), for estimates and (when kept) the usage record
     usage: Usage | None
     request_id: str | None
 
@@ -54,7 +62,7 @@ class StreamEvent:
     @property
     def text(self) -> str:
         """The answer text this event adds (of every choice)."""
-        return _texts(choice.get("delta") for choice in self.chunk.get("choices") or [] if isinstance(choice, dict))
+        return _texts(self.chunk.get("choices"))
 
     @property
     def only_usage(self) -> bool:
@@ -90,10 +98,11 @@ def _body(params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
 
 
 async def _post(
-    client: openai.AsyncOpenAI, provider: ProviderEntry, params: dict[str, Any], *, stream: bool, timeout: float
-) -> httpx2.Response:
-    """POST /chat/completions through the SDK's client (its key, base URL, headers and error classes),
-    with the body as the client sent it.
+    client: openai.AsyncOpenAI, provider: ProviderEntry, params: dict[str, Any], *, stream: bool, timeout: float,
+    path: str = CHAT,
+) -> httpx2.Response:  # fmt: skip
+    """POST `path` (/chat/completions, /completions; /embeddings with `stream` false) through the SDK's
+    client (its key, base URL, headers and error classes), with the body as the client sent it.
 
     The SDK's typed `chat.completions.create()` would transform every parameter against its type
     definitions first (a deep copy and a walk of the types), which cost about a quarter of the
@@ -105,38 +114,72 @@ async def _post(
     options: dict[str, Any] = {"timeout": timeout}
     if not provider.keys:
         options["headers"] = NO_AUTHORIZATION  # a provider without a key gets no Authorization header
-    return await client.post(
-        "/chat/completions", cast_to=httpx2.Response, body=_body(params, stream=stream), options=options, stream=stream
-    )
+    body = params if path == EMBEDDINGS else _body(params, stream=stream)
+    return await client.post(path, cast_to=httpx2.Response, body=body, options=options, stream=stream)
 
 
-async def pass_through_completion(params: dict[str, Any], trail: Trail | None = None) -> RawCompletion:
-    """Ask for one non-streamed completion, routed over the model's deployments (routing.py, which
-    notes in `trail` what it took); its body comes back byte for byte."""
-
-    async def attempt(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float, provider: ProviderEntry) -> Any:
-        return await _post(client, provider, body, stream=False, timeout=timeout)
-
-    response = await route(params, trail or Trail(), attempt)
-    body = response.content
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-        logger.warning("upstream call failed: upstream_malformed_response")
-        raise UpstreamError("upstream_malformed_response")
-    choices = [choice for choice in data["choices"] if isinstance(choice, dict)]
+async def pass_through_completion(
+    params: dict[str, Any], trail: Trail | None = None, *, path: str = CHAT
+) -> RawCompletion:
+    """Ask for one non-streamed chat completion (or, with `path`, a legacy one), routed over the model's
+    deployments (routing.py, which notes in `trail` what it took); its body comes back byte for byte."""
+    response, data = await _post_for_json(params, trail, path=path, listing="choices")
     return RawCompletion(
-        body=body,
+        body=response.content,
         model=str(data.get("model") or params["model"]),
-        text=_texts(choice.get("message") for choice in choices),
+        text=_texts(data["choices"]),
         usage=_usage(data.get("usage")),
         request_id=response.headers.get("x-request-id"),
     )
 
 
-async def open_stream(params: dict[str, Any], trail: Trail | None = None) -> UpstreamStream:
+async def pass_through_text_completion(params: dict[str, Any], trail: Trail | None = None) -> RawCompletion:
+    """Ask for one non-streamed legacy completion (`POST /completions`); its body comes back byte for byte."""
+    return await pass_through_completion(params, trail, path=COMPLETIONS)
+
+
+async def pass_through_embeddings(params: dict[str, Any], trail: Trail | None = None) -> RawCompletion:
+    """Ask for embeddings (`POST /embeddings`); the body comes back byte for byte, its vectors as the
+    upstream encoded them (float or base64), and its usage has no completion."""
+    response, data = await _post_for_json(params, trail, path=EMBEDDINGS, listing="data")
+    usage = data.get("usage")
+    if isinstance(usage, dict) and "completion_tokens" not in usage:
+        usage = {**usage, "completion_tokens": 0}
+    return RawCompletion(
+        body=response.content,
+        model=str(data.get("model") or params["model"]),
+        text="",
+        usage=_usage(usage),
+        request_id=response.headers.get("x-request-id"),
+    )
+
+
+async def _post_for_json(
+    params: dict[str, Any], trail: Trail | None, *, path: str, listing: str
+) -> tuple[httpx2.Response, dict[str, Any]]:
+    """POST a non-streamed request, routed; the response and its JSON, which must be an object with a
+    list in `listing` (`choices`, `data`), else UpstreamError."""
+
+    async def attempt(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float, provider: ProviderEntry) -> Any:
+        return await _post(client, provider, body, stream=False, timeout=timeout, path=path)
+
+    response = await route(params, trail or Trail(), attempt, endpoint=ENDPOINT[path])
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get(listing), list):
+        logger.warning("upstream call failed: upstream_malformed_response")
+        raise UpstreamError("upstream_malformed_response")
+    return response, data
+
+
+async def open_text_completion_stream(params: dict[str, Any], trail: Trail | None = None) -> UpstreamStream:
+    """Open a streamed legacy completion (`POST /completions`), as `open_stream` does a chat one."""
+    return await open_stream(params, trail, path=COMPLETIONS)
+
+
+async def open_stream(params: dict[str, Any], trail: Trail | None = None, *, path: str = CHAT) -> UpstreamStream:
     """Open a streamed completion and wait for its first event, routed over the model's deployments and
     retrying passing failures, all within OPENAI_TIMEOUT (routing.py); after that, the provider's timeout
     bounds each pause between events. Once the first event is here, nothing is tried elsewhere."""
@@ -148,7 +191,7 @@ async def open_stream(params: dict[str, Any], trail: Trail | None = None) -> Ups
         try:
             # The whole opening (connect, headers, first event) gets what is left of the deadline;
             # each read after it gets the provider's full timeout, whatever earlier attempts took.
-            response, events, first = await asyncio.wait_for(_open(stack, client, provider, body), timeout)
+            response, events, first = await asyncio.wait_for(_open(stack, client, provider, body, path), timeout)
         except BaseException as exc:
             await stack.aclose()
             if isinstance(exc, TimeoutError):
@@ -158,13 +201,14 @@ async def open_stream(params: dict[str, Any], trail: Trail | None = None) -> Ups
             raise
         return UpstreamStream(stack=stack, events=events, first=first, request_id=response.headers.get("x-request-id"))
 
-    return await route(params, trail or Trail(), attempt)
+    return await route(params, trail or Trail(), attempt, endpoint=ENDPOINT[path])
 
 
 async def _open(
-    stack: contextlib.AsyncExitStack, client: openai.AsyncOpenAI, provider: ProviderEntry, params: dict[str, Any]
-) -> tuple[Any, Any, StreamEvent]:
-    response = await _post(client, provider, params, stream=True, timeout=provider.timeout)
+    stack: contextlib.AsyncExitStack, client: openai.AsyncOpenAI, provider: ProviderEntry, params: dict[str, Any],
+    path: str,
+) -> tuple[Any, Any, StreamEvent]:  # fmt: skip
+    response = await _post(client, provider, params, stream=True, timeout=provider.timeout, path=path)
     stack.push_async_callback(response.aclose)
     events = _events(response.aiter_lines())
     return response, events, await anext(events)
@@ -204,10 +248,10 @@ def _chunk(data: str) -> dict[str, Any]:
     return chunk
 
 
-def _texts(messages: Any) -> str:
-    """What the model wrote in `messages` (an answer's, or a chunk's deltas): text and tool calls alike,
-    which the upstream bills as completion tokens (relay.estimates.answer_text)."""
-    return "".join(answer_text(message) for message in messages)
+def _texts(choices: Any) -> str:
+    """What the model wrote in `choices` (an answer's, or a chunk's, of any endpoint): text and tool calls
+    alike, which the upstream bills as completion tokens (relay.estimates.choice_text)."""
+    return "".join(choice_text(choice) for choice in choices) if isinstance(choices, list) else ""
 
 
 def _usage(value: Any) -> Usage | None:

@@ -43,6 +43,7 @@ from providers import catalog, services
 from providers.catalog import DeploymentEntry, KeyEntry, ModelEntry, ProviderEntry
 from relay.upstream.clients import MAX_RETRY_PAUSE, RETRY_BACKOFF, client_for
 from relay.upstream.errors import (
+    NotServedOnEndpoint,
     UpstreamBusy,
     UpstreamError,
     UpstreamMisconfigured,
@@ -94,9 +95,12 @@ async def route(params: dict[str, Any], trail: Trail, call: Call[T], *, endpoint
     model = catalog.current().model(str(params["model"]))
     if model is None:  # the model was removed between the request's check and now
         raise logged(UpstreamMisconfigured("model_not_routable"))
+    deployments = deployments_in_order(model, endpoint=endpoint)
+    if not deployments:
+        raise NotServedOnEndpoint
     deadline = time.monotonic() + settings.OPENAI_TIMEOUT
     error: UpstreamError | None = None
-    for deployment in deployments_in_order(model, endpoint=endpoint):
+    for deployment in deployments:
         if time.monotonic() >= deadline:
             break
         try:
