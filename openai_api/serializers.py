@@ -22,6 +22,9 @@ from relay.serializers import UsageSerializer
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 MAX_CHOICES = 8  # `n`: one request may ask for this many answers at most
+# `dimensions` of an embedding: past any model's (OpenAI's largest has 3,072; others 4,096 or 8,192), and a
+# bound, so that no number a client sends is passed on to break an upstream (the schema fuzz run found one).
+MAX_DIMENSIONS = 65_536
 
 
 @extend_schema_field(
@@ -162,7 +165,7 @@ class EmbeddingsRequestSerializer(serializers.Serializer):
         "At most CHATGATEWAY_MAX_EMBEDDING_INPUTS of them, each within CHATGATEWAY_MAX_PROMPT_CHARS characters "
         f"(a token counts as {TOKEN_CHARS})."
     )
-    dimensions = StrictIntegerField(required=False, min_value=1)
+    dimensions = StrictIntegerField(required=False, min_value=1, max_value=MAX_DIMENSIONS)
     encoding_format = serializers.ChoiceField(
         choices=["float", "base64"],
         required=False,

@@ -172,6 +172,7 @@ def test_an_unknown_model_is_openais_404(sdk, user):
         ({"model": MODEL, "input": [list(range(2001))]}, "the limit is 8000"),
         ({"model": MODEL, "input": ["x"] * 2049}, "2049 inputs is too many; the limit is 2048"),
         ({"model": MODEL, "input": "hi", "dimensions": 0}, "dimensions"),
+        ({"model": MODEL, "input": "hi", "dimensions": 394805968266577643044864}, "dimensions"),
         ({"model": MODEL, "input": "hi", "dimensions": "8"}, "dimensions"),
         ({"model": MODEL, "input": "hi", "encoding_format": "int8"}, "float, base64"),
         ({"model": 42, "input": "hi"}, "Must be a string"),
