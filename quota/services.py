@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -187,33 +188,53 @@ def settle_request(*, reservation: Reservation, tokens: int) -> bool:
     (a request in flight at midnight is not charged to the new day). False if its lease was settled
     already (its request was taken for lost, or an administrator reset the user's counts): then
     nothing changes."""
-    with transaction.atomic():
-        if not _end_lease(reservation.lease_id):
-            return False
+
+    def count() -> None:
         Quota.objects.filter(user_id=reservation.user_id, day=reservation.day).update(
             tokens_reserved=_released(reservation.token_budget), tokens_used=F("tokens_used") + tokens
         )
-    return True
+
+    return _settle(reservation.lease_id, count)
 
 
 def refund_request(*, reservation: Reservation) -> bool:
     """Give back a reserved request and its budget (its relay failed); a no-op once its day has passed.
     False if its lease was settled already."""
-    with transaction.atomic():
-        if not _end_lease(reservation.lease_id):
-            return False
-        _give_back(reservation.user_id, reservation.day, reservation.token_budget, reservation.counts_request)
-    return True
+    r = reservation
+    return _settle(r.lease_id, lambda: _give_back(r.user_id, r.day, r.token_budget, r.counts_request))
 
 
 def settle_lost_lease(lease: Lease) -> bool:
     """Settle the lease of a lost request as failed: everything given back, and `lease_lost` sent in
     the same transaction (the relay records the loss). False if it was settled meanwhile."""
-    with transaction.atomic():
-        if not _end_lease(lease.pk):
-            return False
-        _give_back(lease.user_id, lease.day, lease.token_budget, (lease.note or {}).get("counts_request", True))
-        lease_lost.send(sender=Lease, lease=lease)
+    counts_request = (lease.note or {}).get("counts_request", True)
+    return _settle(
+        lease.pk,
+        lambda: _give_back(lease.user_id, lease.day, lease.token_budget, counts_request),
+        then=lambda: lease_lost.send(sender=Lease, lease=lease),
+    )
+
+
+class _SettledAlready(Exception):
+    pass
+
+
+def _settle(lease_id: uuid.UUID | None, write: Callable[[], None], *, then: Callable[[], Any] | None = None) -> bool:
+    """`write` the quota row, then end the lease (whoever deletes it settles it), in one transaction;
+    if the lease was ended already, the write is undone and False returned.
+
+    The quota row first, then the lease: the order in which a reservation (the row locked, then its lease
+    written), an administrator's reset and a user's deletion (quota/signals.py) take them too, so that no
+    two of them ever wait on each other in a circle (PostgreSQL would abort one as a deadlock)."""
+    try:
+        with transaction.atomic():
+            write()
+            if not _end_lease(lease_id):
+                raise _SettledAlready
+            if then is not None:
+                then()
+    except _SettledAlready:
+        return False
     return True
 
 
@@ -244,28 +265,29 @@ def reset_today(*, user_ids: list[int]) -> int:
     usage records are still written). A row already on a later day (another host's clock) keeps it.
     How many users were reset.
 
-    Per user, one transaction that takes the leases before the quota row, in the order settling does,
-    so the two never wait on each other; a lease taken meanwhile is not one of those deleted, and its
-    budget stays reserved."""
+    Per user, one transaction that locks the quota row before it ends the leases, in the order every
+    settlement takes them (`_settle`); with the row locked, no lease can be taken meanwhile."""
     today = clock.today()
     reset = 0
     for user_id in user_ids:
         with transaction.atomic():
-            held = Lease.objects.select_for_update().filter(user_id=user_id)
-            ended = list(held.values_list("pk", "day", "token_budget"))
-            Lease.objects.filter(pk__in=[pk for pk, _, _ in ended]).delete()
             quota = Quota.objects.select_for_update().filter(user_id=user_id).first()
             if quota is None:
                 continue
+            Lease.objects.filter(user_id=user_id).delete()
             stale = quota.day is None or quota.day < today
-            released = sum(budget or 0 for _, day, budget in ended if day == quota.day)
             reset += Quota.objects.filter(pk=quota.pk).update(
-                used=0,
-                tokens_used=0,
-                tokens_reserved=0 if stale else max(0, quota.tokens_reserved - released),
-                day=today if stale else quota.day,
+                used=0, tokens_used=0, tokens_reserved=0, day=today if stale else quota.day
             )
     return reset
+
+
+def end_leases_of_deleted_user(*, user_id: int) -> None:
+    """A user is being deleted (in that deletion's transaction): lock their quota row, so that no
+    reservation can take a lease meanwhile, then end their leases, before Django's deletion reaches
+    either, and in the order settlements take them (`_settle`)."""
+    Quota.objects.select_for_update().filter(user_id=user_id).exists()
+    Lease.objects.filter(user_id=user_id).delete()
 
 
 def quota_status(*, user_id: int) -> QuotaStatus:

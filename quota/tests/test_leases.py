@@ -7,6 +7,8 @@ import datetime as dt
 import subprocess
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from quota import leases
@@ -150,3 +152,45 @@ def test_a_user_deleted_while_their_request_is_served_is_refused_as_their_token_
     assert (refused.value.status, refused.value.code) == (401, "user_not_found")
     assert not Lease.objects.exists()
     assert not Quota.objects.filter(user_id=user_id).exists()
+
+
+def _writes(queries) -> list[str]:
+    """The statements that lock rows, in order: 'quota' or 'lease' for each."""
+    order = []
+    for query in queries.captured_queries:
+        sql = query["sql"]
+        if sql.startswith(("UPDATE", "DELETE")) or "FOR UPDATE" in sql:
+            order.append("lease" if '"quota_lease"' in sql.split(" WHERE")[0] else "quota")
+    return order
+
+
+def test_settling_and_deleting_a_user_take_the_quota_row_before_the_lease(limited):
+    """One lock order for everything that takes both (a reservation takes the row, then writes its lease),
+    so that a settlement and an administrator deleting the user, or resetting their counts, can never wait
+    on each other in a circle (PostgreSQL aborted one of them as a deadlock under the fault load)."""
+    settled, refunded = (reserve_request(user_id=limited.pk, completion_tokens=10) for _ in range(2))
+    with CaptureQueriesContext(connection) as settling:
+        settle_request(reservation=settled, tokens=5)
+    with CaptureQueriesContext(connection) as refunding:
+        refund_request(reservation=refunded)
+    reserve_request(user_id=limited.pk, completion_tokens=10)  # in flight through the reset
+    with CaptureQueriesContext(connection) as resetting:
+        reset_today(user_ids=[limited.pk])
+    reserve_request(user_id=limited.pk, completion_tokens=10)  # in flight through the deletion
+    with CaptureQueriesContext(connection) as deleting:
+        limited.delete()
+
+    assert _writes(settling) == ["quota", "lease"]
+    assert _writes(refunding) == ["quota", "lease"]
+    if connection.features.has_select_for_update:  # SQLite locks the whole database at a transaction's start
+        assert _writes(resetting)[:2] == ["quota", "lease"]
+        assert _writes(deleting)[:2] == ["quota", "lease"]
+
+
+def test_a_settlement_that_finds_its_lease_ended_undoes_its_write(limited):
+    reservation = reserve_request(user_id=limited.pk, completion_tokens=300)
+    Lease.objects.all().delete()  # taken for lost by another process meanwhile (which gave it back)
+
+    assert not settle_request(reservation=reservation, tokens=120)
+
+    assert _counts(limited) == (1, 0, 300), "unchanged by the settlement that came too late"
