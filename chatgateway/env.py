@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -64,6 +65,24 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if value is None or value.strip() == "":
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def envchoice(name: str, default: str, choices: set[str]) -> str:
+    value = (os.environ.get(name) or "").strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(sorted(choices))}, not {value!r}")
+    return value
+
+
+def envnetworks(name: str) -> list[str]:
+    """Comma-separated IP addresses or networks (`10.0.0.0/8`), each checked; as given."""
+    items = envlist(name, [])
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network") from None
+    return items
 
 
 # The keywords a CSP source list may hold, which the header writes quoted; .env files strip quotes, so either is taken.

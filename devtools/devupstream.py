@@ -41,8 +41,8 @@ A streamed answer is one SSE event per content chunk, a finish chunk, a usage ch
 field `"x_dev_sent_at": <time.time()>`, the moment it was sent, so a test can tell chunks that arrive
 one by one from chunks that arrive in a batch.
 
-`GET /_dev/requests` lists what it received (method, path, Authorization header, body, and `abandoned`:
-whether the client went away mid-stream), newest last. `GET /_dev/stats` gives
+`GET /_dev/requests` lists what it received (method, path, Authorization and X-Request-ID headers, body,
+and `abandoned`: whether the client went away mid-stream), newest last. `GET /_dev/stats` gives
 `{"open_connections": n, "received_count": m, "streams_abandoned": k}`: client connections open now (not
 counting the one asking; a kept-alive connection counts until its client closes it), requests received, and
 streams whose client disconnected before the end. The same numbers are attributes of `DevUpstream`.
@@ -376,6 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "path": self.path,
             "authorization": self.headers.get("Authorization"),
+            "request_id": self.headers.get("X-Request-ID"),  # the gateway's request id, sent on (core/requestid.py)
             "body": body,
             "abandoned": False,
         }

@@ -81,11 +81,12 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
         parameters=[
             *relay_headers(),
             OpenApiParameter(
-                "x-request-id",
+                "x-upstream-request-id",
                 str,
                 OpenApiParameter.HEADER,
                 response=[200],
-                description="The upstream's request id, when it gave one.",
+                description="The upstream's request id, when it gave one (`x-request-id` is the gateway's, "
+                "which the upstream was also sent).",
             ),
         ],
         tags=["OpenAI-compatible"],
@@ -102,8 +103,8 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
             passed = await relay_completion(caller=caller, params=request.data)
             headers = rate_limit_headers(passed.allowance)
             response = HttpResponse(passed.body, content_type="application/json", headers=headers)
-        if passed.request_id:
-            response["x-request-id"] = passed.request_id
+        if passed.request_id:  # x-request-id is the gateway's own (core/requestid.py), which the upstream got too
+            response["x-upstream-request-id"] = passed.request_id
         return response
 
 

@@ -24,6 +24,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core import metrics
 from quota import clock, leases
 from quota.exceptions import QuotaExceeded, UserGone
 from quota.models import Lease, Quota
@@ -86,11 +87,15 @@ def reserve_request(
     first (quota.leases), and is asked again.
     """
     try:
+        try:
+            return _reserve(user_id, completion_tokens, note)
+        except QuotaExceeded:
+            if not leases.reap_lost_leases(user_id=user_id):
+                raise
         return _reserve(user_id, completion_tokens, note)
-    except QuotaExceeded:
-        if not leases.reap_lost_leases(user_id=user_id):
-            raise
-    return _reserve(user_id, completion_tokens, note)
+    except QuotaExceeded as refused:
+        metrics.quota_refused("blocked" if refused.blocked else refused.kind)  # once per refused request
+        raise
 
 
 def _reserve(user_id: int, completion_tokens: int | None, note: dict[str, Any] | None) -> Reservation:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from core import metrics, requestid
 from quota import clock
 from quota.services import Reservation, refund_request, reserve_request, settle_request
 from relay import outbox, upstream
@@ -142,7 +143,11 @@ class RelayAttempt:
             day=self.reservation.day if self.reservation is not None else clock.today(),
             # One record per reservation, whoever writes it (relay/lost.py may have, for a lost request).
             reservation_id=self.reservation.lease_id if self.reservation is not None else None,
+            request_id=requestid.current(),  # the gateway's id of the request, in its logs and upstream's
         )
+        # Routing to several providers fills `provider` from the record's fields; until then, "default".
+        metrics.relay_attempt_ended(model=self.model, prompt_tokens=usage.prompt_tokens,
+                                    completion_tokens=usage.completion_tokens, error=error)  # fmt: skip
         if unsettled is None:
             try:
                 UsageRecord.objects.create(**fields)

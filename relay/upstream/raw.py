@@ -13,6 +13,7 @@ from typing import Any
 import httpx2  # the SDK's transport: its errors surface unwrapped while a stream is read
 from django.conf import settings
 
+from core import requestid
 from relay.estimates import answer_text
 from relay.upstream.clients import async_client, with_retries_async
 from relay.upstream.errors import UpstreamError, UpstreamTimeout, logged
@@ -102,7 +103,7 @@ async def _post(params: dict[str, Any], *, stream: bool, timeout: float) -> http
         "/chat/completions",
         cast_to=httpx2.Response,
         body=_body(params, stream=stream),
-        options={"timeout": timeout},
+        options={"timeout": timeout, "headers": requestid.upstream_headers()},  # the provider's logs can name it
         stream=stream,
     )
 
