@@ -406,8 +406,8 @@ CHATGATEWAY_METRICS = envbool("CHATGATEWAY_METRICS", True)
 # set is required; with neither set, /metrics is a 404, as if it did not exist.
 CHATGATEWAY_METRICS_TOKEN = envstr("CHATGATEWAY_METRICS_TOKEN", "")
 CHATGATEWAY_METRICS_ALLOWED_IPS = envnetworks("CHATGATEWAY_METRICS_ALLOWED_IPS")
-# `serve` and `rungateway`: where the worker processes keep their counts (emptied at start); unset, a new
-# directory in the system's temporary directory.
+# `serve` and `rungateway`: where the worker processes keep their counts (emptied at start); unset,
+# `chatgateway-metrics-<port>` in the system's temporary directory.
 CHATGATEWAY_METRICS_DIR = envstr("CHATGATEWAY_METRICS_DIR", "")
 
 # --- Logging: one line per event; no stack trace, exception text, body or credential -------------

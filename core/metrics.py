@@ -272,19 +272,17 @@ def credential_kind(request: Any) -> str:
 # --- The directory of multi-process mode ------------------------------------------------------------
 
 
-def use_fresh_directory(path: str | None = None) -> str:
+def use_fresh_directory(path: str | None, *, port: int) -> str:
     """Make (or empty) the directory the worker processes share for their counts and point
     PROMETHEUS_MULTIPROC_DIR at it; before the workers start, so that no count of a past run is added in.
-    `path`: CHATGATEWAY_METRICS_DIR, else one made in the system's temporary directory."""
+    `path`: CHATGATEWAY_METRICS_DIR, else `chatgateway-metrics-<port>` in the system's temporary directory
+    (one per server on the host, emptied again at its next start rather than left behind)."""
     import tempfile
 
-    if path:
-        directory = Path(path)
-        if directory.exists():
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True)
-    else:
-        directory = Path(tempfile.mkdtemp(prefix="chatgateway-metrics-"))
+    directory = Path(path) if path else Path(tempfile.gettempdir()) / f"chatgateway-metrics-{port}"
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     return str(directory)
 

@@ -3,6 +3,7 @@ time to first byte, tokens, upstream failures, quota refusals, streams open; nev
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tokens import issue_access_token
 from apikeys.services import create_api_key
-from core.metrics import forget_dead_processes, model_label, reason_label
+from core.metrics import forget_dead_processes, model_label, reason_label, use_fresh_directory
 
 TOKEN = "metrics-scraper-token"
 
@@ -206,3 +207,16 @@ def test_a_dead_workers_live_gauges_are_forgotten_and_its_counters_kept(tmp_path
     forget_dead_processes(str(tmp_path), alive=lambda pid: pid == 222)
 
     assert sorted(path.name for path in tmp_path.iterdir()) == ["counter_111.db", "gauge_livesum_222.db"]
+
+
+def test_a_server_starts_its_workers_on_an_empty_directory_of_counts(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_4242.db").write_bytes(b"a past run's counts")
+
+    used = use_fresh_directory(str(directory), port=8000)
+
+    assert used == str(directory)
+    assert list(directory.iterdir()) == []
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(directory)

@@ -44,7 +44,7 @@ class Command(BaseCommand):
             self._start_dev_upstream()
         self.stdout.write(f"Serving the gateway on http://{host or settings.RUN_HOST}:{port}/ (Ctrl-C to stop)")
         if settings.CHATGATEWAY_METRICS:  # the reloader's server process counts here (core/metrics.py)
-            use_fresh_directory(settings.CHATGATEWAY_METRICS_DIR)
+            use_fresh_directory(settings.CHATGATEWAY_METRICS_DIR, port=int(port))
         uvicorn.run(
             "chatgateway.asgi:application",
             host=host or settings.RUN_HOST,

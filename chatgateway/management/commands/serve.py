@@ -25,7 +25,7 @@ class Command(BaseCommand):
         )
         uvicorn.config.Config.bind_socket = _bind_socket_without_nagle
         if settings.CHATGATEWAY_METRICS:  # every worker counts into one fresh directory (core/metrics.py)
-            use_fresh_directory(settings.CHATGATEWAY_METRICS_DIR)
+            use_fresh_directory(settings.CHATGATEWAY_METRICS_DIR, port=settings.RUN_PORT)
         uvicorn.run(
             "chatgateway.asgi:application",
             host=settings.RUN_HOST,
