@@ -46,6 +46,7 @@ class RelayAttempt:
         # What the request is, for its record if its process is killed before it ends (relay/lost.py).
         note = {"endpoint": self.endpoint, "model": self.model[:200], "api_key_id": self.api_key_id}
         note["stream"] = self.stream
+        note["request_id"] = requestid.current()
         self.reservation = reserve_request(user_id=self.user_id, completion_tokens=completion_tokens, note=note)
         self.started = time.monotonic()
         return self.reservation
