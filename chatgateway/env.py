@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import os
 import secrets
@@ -89,6 +90,24 @@ def envgroupmap(name: str) -> dict[str, dict]:
                 f"staff (true/false) and superuser (true/false), not {grants!r}"
             )
     return mapping
+
+
+def envchoice(name: str, default: str, choices: set[str]) -> str:
+    value = (os.environ.get(name) or "").strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(sorted(choices))}, not {value!r}")
+    return value
+
+
+def envnetworks(name: str) -> list[str]:
+    """Comma-separated IP addresses or networks (`10.0.0.0/8`), each checked; as given."""
+    items = envlist(name, [])
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network") from None
+    return items
 
 
 # The keywords a CSP source list may hold, which the header writes quoted; .env files strip quotes, so either is taken.

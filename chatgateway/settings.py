@@ -18,12 +18,14 @@ from chatgateway.env import (
     derived_fernet_key,
     development_secret,
     envbool,
+    envchoice,
     envcsp,
     envfernetkeys,
     envfloat,
     envgroupmap,
     envint,
     envlist,
+    envnetworks,
     envstr,
     is_development_secret,
 )
@@ -121,6 +123,9 @@ MIDDLEWARE = [
     "quota.middleware.DailyQuotaResetMiddleware",
     "accounts.middleware.LoginThrottleMiddleware",
 ]
+if envbool("CHATGATEWAY_METRICS", True):
+    # The route and the credential of each request, for the metrics' labels (core/metrics.py); both lanes.
+    MIDDLEWARE.insert(0, "core.metrics.NoteRoute")
 
 # The relay's lane (/v1/…, /api: core/lanes.py) runs every middleware above except these, each with the
 # reason those endpoints do without it. A middleware added above runs on both lanes unless it is named here;
@@ -446,14 +451,39 @@ ACCESS_LOG = envbool("ACCESS_LOG", True)
 FORWARDED_ALLOW_IPS = envstr("FORWARDED_ALLOW_IPS", "127.0.0.1")
 KEEP_ALIVE_SECONDS = envint("KEEP_ALIVE_SECONDS", 5, minimum=1)
 
+# --- Metrics (GET /metrics, core/metrics.py, docs/metrics.md) ------------------------------------
+# Off, no request is counted and /metrics is a 404 (the cost of counting: docs/performance.md).
+CHATGATEWAY_METRICS = envbool("CHATGATEWAY_METRICS", True)
+# Who may scrape: a bearer token, and/or client addresses (comma-separated addresses or networks). Each one
+# set is required; with neither set, /metrics is a 404, as if it did not exist.
+CHATGATEWAY_METRICS_TOKEN = envstr("CHATGATEWAY_METRICS_TOKEN", "")
+CHATGATEWAY_METRICS_ALLOWED_IPS = envnetworks("CHATGATEWAY_METRICS_ALLOWED_IPS")
+# `serve` and `rungateway`: where the worker processes keep their counts (emptied at start); unset,
+# `chatgateway-metrics-<port>` in the system's temporary directory.
+CHATGATEWAY_METRICS_DIR = envstr("CHATGATEWAY_METRICS_DIR", "")
+
 # --- Logging: one line per event; no stack trace, exception text, body or credential -------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+# `json`: one JSON object a line, for log collectors (core/logfilters.py); `text`: for people.
+LOG_FORMAT = envchoice("LOG_FORMAT", "text", {"text", "json"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"one_line": {"()": "core.logfilters.OneLineErrors"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "core.logfilters.JsonLines"},
+    },
+    "filters": {
+        "one_line": {"()": "core.logfilters.OneLineErrors"},
+        "request_id": {"()": "core.requestid.RequestIdFilter"},  # each line says which request wrote it
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["one_line", "request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -6,6 +6,7 @@ from accounts.views import TokenBlacklistView, TokenObtainPairView, TokenRefresh
 from apikeys.views import APIKeyDetailView, APIKeyListView
 from chatapi.views import AskView, TokenView
 from chatgateway.health import healthz
+from chatgateway.metrics import metrics
 from quota.views import QuotaView
 from relay.views import ChatView
 from usage.views import UsageView
@@ -30,6 +31,7 @@ urlpatterns = [
     # The OpenAI-compatible API, for OpenAI's SDKs and every tool built on them.
     path("v1/", include("openai_api.urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),  # Prometheus' (chatgateway/metrics.py)
     path("admin/", admin.site.urls),
     # The OpenAPI schema of the APIs, and Swagger UI to read and try it.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

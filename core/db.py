@@ -27,6 +27,8 @@ from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from core import metrics
+
 T = TypeVar("T")
 
 
@@ -45,7 +47,8 @@ async def in_db(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 def _run_and_release(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     try:
-        return step(*args, **kwargs)
+        with metrics.database_step():  # the threads busy now, a gauge of /metrics
+            return step(*args, **kwargs)
     except DatabaseError:
         # A broken connection (the server restarted, the network dropped) must not stay with the thread;
         # but a caller's transaction (a step run in its thread, under async_to_sync) is the caller's to end.

@@ -55,8 +55,8 @@ accept further keys (`keys`, a set of secrets besides `key`), play a fault only 
 given key (`key_faults`: secret → directives, e.g. `{"sk-b": "[dev:status=429]"}`), or take requests with
 no Authorization header at all (`keyless`, a local server's way).
 
-`GET /_dev/requests` lists what it received (method, path, Authorization header, body, and `abandoned`:
-whether the client went away mid-stream), newest last. `GET /_dev/stats` gives
+`GET /_dev/requests` lists what it received (method, path, Authorization and X-Request-ID headers, body,
+and `abandoned`: whether the client went away mid-stream), newest last. `GET /_dev/stats` gives
 `{"open_connections": n, "received_count": m, "streams_abandoned": k}`: client connections open now (not
 counting the one asking; a kept-alive connection counts until its client closes it), requests received, and
 streams whose client disconnected before the end. The same numbers are attributes of `DevUpstream`.
@@ -479,6 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "path": self.path,
             "authorization": self.headers.get("Authorization"),
+            "request_id": self.headers.get("X-Request-ID"),  # the gateway's request id, sent on (core/requestid.py)
             "body": body,
             "abandoned": False,
         }

@@ -59,7 +59,9 @@ class InProcessGateway:
     def __init__(self, app: Any = "chatgateway.asgi:application") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", proxy_headers=False
+        )  # the application applies the proxy headers itself (chatgateway/asgi.py)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
 
@@ -107,8 +109,12 @@ class GatewayServer:
             "OPENAI_BASE_URL": upstream_url,
             "OPENAI_MAX_RETRIES": "0",
             "LOG_LEVEL": "WARNING",
+            # The workers' metrics (core/metrics.py): `serve` empties this directory; uvicorn's command is given it.
+            "CHATGATEWAY_METRICS_DIR": str(tmp_path / "metrics"),
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
             **(env or {}),
         }
+        (tmp_path / "metrics").mkdir(exist_ok=True)
         self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> GatewayServer:
@@ -122,7 +128,7 @@ class GatewayServer:
             command = [
                 sys.executable, "-m", "uvicorn", "chatgateway.asgi:application",
                 "--host", "127.0.0.1", "--port", str(self.port),
-                "--workers", str(self.workers), "--log-level", "warning",
+                "--workers", str(self.workers), "--log-level", "warning", "--no-proxy-headers",
             ]  # fmt: skip
             env = self.env
         output = self.log.open("w") if self.log else None
@@ -154,7 +160,7 @@ class GatewayServer:
         port = free_port()
         process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "uvicorn", "chatgateway.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
+             "--port", str(port), "--log-level", "warning", "--no-proxy-headers"],
             cwd=settings.BASE_DIR, env={**self.env, **(env or {})},
         )  # fmt: skip
         try:

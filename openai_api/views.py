@@ -86,12 +86,13 @@ TEXT_STREAM_EVENT = {
         }
     },
 }
-REQUEST_ID = OpenApiParameter(
-    "x-request-id",
+UPSTREAM_REQUEST_ID = OpenApiParameter(
+    "x-upstream-request-id",
     str,
     OpenApiParameter.HEADER,
     response=[200],
-    description="The upstream's request id, when it gave one.",
+    description="The upstream's request id, when it gave one (`x-request-id` is the gateway's, "
+    "which the upstream was also sent).",
 )
 
 
@@ -106,7 +107,7 @@ class ChatCompletionsView(OpenAIStyleMixin, AsyncAPIView):
             (200, "text/event-stream"): OpenApiResponse(STREAM_EVENT, description=STREAM_DESCRIPTION),
             **openai_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
         },
-        parameters=[*relay_headers(), REQUEST_ID],
+        parameters=[*relay_headers(), UPSTREAM_REQUEST_ID],
         tags=["OpenAI-compatible"],
     )
     async def post(self, request: Request) -> HttpResponse:
@@ -130,7 +131,7 @@ class CompletionsView(OpenAIStyleMixin, AsyncAPIView):
             (200, "text/event-stream"): OpenApiResponse(TEXT_STREAM_EVENT, description=TEXT_STREAM_DESCRIPTION),
             **openai_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
         },
-        parameters=[*relay_headers(), REQUEST_ID],
+        parameters=[*relay_headers(), UPSTREAM_REQUEST_ID],
         tags=["OpenAI-compatible"],
     )
     async def post(self, request: Request) -> HttpResponse:
@@ -153,7 +154,7 @@ class EmbeddingsView(OpenAIStyleMixin, AsyncAPIView):
             200: OpenApiResponse(EmbeddingListSerializer, description="The upstream's answer, unchanged."),
             **openai_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
         },
-        parameters=[*relay_headers(), REQUEST_ID],
+        parameters=[*relay_headers(), UPSTREAM_REQUEST_ID],
         tags=["OpenAI-compatible"],
     )
     async def post(self, request: Request) -> HttpResponse:
@@ -200,14 +201,15 @@ def unknown_url(request: HttpRequest) -> JsonResponse:
 
 
 def _answer(passed: Passed, *, stream: bool = False) -> HttpResponse:
-    """The relayed answer, with the rate-limit headers and the upstream's request id."""
+    """The relayed answer, with the rate-limit headers and the upstream's request id (`x-request-id` is the
+    gateway's own, core/requestid.py, which the upstream got too)."""
     headers = rate_limit_headers(passed.allowance)
     if stream:
         response = event_stream_response(passed.body, headers=headers)
     else:
         response = HttpResponse(passed.body, content_type="application/json", headers=headers)
     if passed.request_id:
-        response["x-request-id"] = passed.request_id
+        response["x-upstream-request-id"] = passed.request_id
     if settings.CHATGATEWAY_EXPOSE_PROVIDER and passed.provider:
         response["x-chatgateway-provider"] = passed.provider
     return response

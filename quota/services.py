@@ -25,6 +25,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core import metrics
 from quota import clock, leases
 from quota.exceptions import QuotaExceeded, UserGone
 from quota.models import Lease, Quota
@@ -98,11 +99,15 @@ def reserve_request(
     """
     terms = _Terms(completion_tokens, note, budget_must_fit, counts_request)
     try:
+        try:
+            return _reserve(user_id, terms)
+        except QuotaExceeded:
+            if not leases.reap_lost_leases(user_id=user_id):
+                raise
         return _reserve(user_id, terms)
-    except QuotaExceeded:
-        if not leases.reap_lost_leases(user_id=user_id):
-            raise
-    return _reserve(user_id, terms)
+    except QuotaExceeded as refused:
+        metrics.quota_refused("blocked" if refused.blocked else refused.kind)  # once per refused request
+        raise
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,6 +36,7 @@ def record_lost_request(sender: type[Lease], lease: Lease, **kwargs: Any) -> Non
         error=UsageRecord.LOST,
         day=lease.day,
         reservation_id=lease.pk,
+        request_id=str(note.get("request_id") or "")[:128],
     )
     try:
         with transaction.atomic():  # a savepoint: the refund stands even if the record can't be written

@@ -68,6 +68,9 @@ class UsageRecord(models.Model):
     # outbox (relay/outbox.py: an entry replayed after a crash between its commit and its file's deletion)
     # or another process settling a lost request (relay/lost.py) writes it first, it is written once.
     reservation_id = models.UUIDField(null=True, blank=True, editable=False)
+    # The gateway's id of the request (core/requestid.py): in its response's X-Request-ID, its log lines and
+    # the header sent upstream, so one id finds it everywhere. Empty for records made outside a request.
+    request_id = models.CharField(max_length=128, blank=True, default="")  # no index: an insert per relay pays for one
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from core import metrics, requestid
+from providers import catalog
 from quota import clock
 from quota.services import Reservation, refund_request, reserve_request, settle_request
 from relay import outbox, upstream
@@ -48,6 +50,7 @@ class RelayAttempt:
         # What the request is, for its record if its process is killed before it ends (relay/lost.py).
         note = {"endpoint": self.endpoint, "model": self.model[:200], "api_key_id": self.api_key_id}
         note["stream"] = self.stream
+        note["request_id"] = requestid.current()
         self.reservation = reserve_request(
             user_id=self.user_id,
             completion_tokens=completion_tokens,
@@ -155,6 +158,16 @@ class RelayAttempt:
             day=self.reservation.day if self.reservation is not None else clock.today(),
             # One record per reservation, whoever writes it (relay/lost.py may have, for a lost request).
             reservation_id=self.reservation.lease_id if self.reservation is not None else None,
+            request_id=requestid.current(),  # the gateway's id of the request, in its logs and upstream's
+        )
+        # Labels from bounded sets only: a model of the catalog, a configured provider's name.
+        metrics.relay_attempt_ended(
+            model=self.model,
+            offered=catalog.current().model(self.model) is not None,
+            provider=self.trail.provider or metrics.DEFAULT_PROVIDER,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            error=error,
         )
         if unsettled is None:
             try:

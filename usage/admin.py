@@ -40,6 +40,7 @@ CSV_COLUMNS = {
     "estimated": "estimated",
     "latency_ms": "latency_ms",
     "ttfb_ms": "ttfb_ms",
+    "request_id": "request_id",  # the gateway's (core/requestid.py), as in its logs
     "upstream_request_id": "upstream_request_id",
     "error": "error",
     "prompt_text": "prompt_text",
@@ -78,7 +79,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         "estimated",
     )
     list_select_related = ("user",)
-    search_fields = ("user__username",)
+    search_fields = ("user__username", "=request_id")  # a request id from a log line or a client finds its record
     date_hierarchy = "created"
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -245,6 +245,18 @@ def test_the_gateway_sees_the_address_nginx_saw_not_the_one_the_client_claims(fr
     assert front.seen_as(path) == UNTRUSTED
 
 
+def test_the_request_id_is_nginxs_whatever_the_client_sends(front):
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", int(front.https_url.rsplit(":", 1)[1]), context=front.tls(), source_address=(UNTRUSTED, 0)
+    )
+    connection.request("GET", "/healthz", headers={"X-Request-ID": "chosen-by-the-client"})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"]), "nginx's $request_id, kept by the gateway"
+
+
 def direct(front: Front, path: str, headers: dict[str, str], *, source: str) -> http.client.HTTPResponse:
     """A request straight to the gateway, bypassing nginx, from `source`."""
     connection = http.client.HTTPConnection("127.0.0.1", front.gateway.port, timeout=10, source_address=(source, 0))

@@ -15,6 +15,7 @@ from typing import Any
 import httpx2  # the SDK's transport: its errors surface unwrapped while a stream is read
 import openai
 
+from core import requestid
 from providers.catalog import ProviderEntry
 from relay.estimates import choice_text
 from relay.upstream.clients import NO_AUTHORIZATION
@@ -111,10 +112,11 @@ async def _post(
     which the SDK offers for exactly this ("undocumented endpoints" in its README). With `stream`, the
     response's body is not read yet; the caller must close it.
     """
-    options: dict[str, Any] = {"timeout": timeout}
+    headers = requestid.upstream_headers()  # the provider's logs can name it
     if not provider.keys:
-        options["headers"] = NO_AUTHORIZATION  # a provider without a key gets no Authorization header
+        headers = {**headers, **NO_AUTHORIZATION}  # a provider without a key gets no Authorization header
     body = params if path == EMBEDDINGS else _body(params, stream=stream)
+    options: dict[str, Any] = {"timeout": timeout, "headers": headers}
     return await client.post(path, cast_to=httpx2.Response, body=body, options=options, stream=stream)
 
 

@@ -42,7 +42,7 @@ def test_it_writes_the_header_row_when_nothing_matches(admin_client):
 
     header = b"".join(response).decode().splitlines()
     assert header == ["id,created,day,user,api_key_prefix,endpoint,stream,model,status_code,prompt_tokens,"
-                      "completion_tokens,total_tokens,estimated,latency_ms,ttfb_ms,upstream_request_id,error,"
+                      "completion_tokens,total_tokens,estimated,latency_ms,ttfb_ms,request_id,upstream_request_id,error,"
                       "prompt_text,completion_text"]  # fmt: skip
 
 
@@ -54,6 +54,15 @@ def test_it_follows_the_date_hierarchy_and_the_search(admin_client, make_user):
     rows = exported(admin_client, created__year=2026, created__month=3, q="bob")
 
     assert [row["user"] for row in rows] == ["bob"]
+
+
+def test_a_request_id_finds_its_record_and_no_other(admin_client, make_user):
+    record(make_user("ada"), request_id="3f9c0a")
+    record(make_user("bob"), request_id="3f9c0a-not-this-one")
+
+    rows = exported(admin_client, q="3f9c0a")
+
+    assert [(row["user"], row["request_id"]) for row in rows] == [("ada", "3f9c0a")]
 
 
 def test_it_names_an_api_key_by_its_prefix_alone(admin_client, user):

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from core.metrics import use_fresh_directory
+
 BANNER = """
   ============================================================================
   No OPENAI_API_KEY is set: answers come from the bundled DEVELOPMENT UPSTREAM
@@ -41,6 +43,8 @@ class Command(BaseCommand):
         if settings.USE_DEV_UPSTREAM:
             self._start_dev_upstream()
         self.stdout.write(f"Serving the gateway on http://{host or settings.RUN_HOST}:{port}/ (Ctrl-C to stop)")
+        if settings.CHATGATEWAY_METRICS:  # the reloader's server process counts here (core/metrics.py)
+            use_fresh_directory(settings.CHATGATEWAY_METRICS_DIR, port=int(port))
         uvicorn.run(
             "chatgateway.asgi:application",
             host=host or settings.RUN_HOST,
@@ -48,6 +52,7 @@ class Command(BaseCommand):
             reload=not noreload,
             reload_dirs=[str(settings.BASE_DIR)],
             lifespan="off",
+            proxy_headers=False,  # applied by the application itself (chatgateway/asgi.py)
         )
 
     def _start_dev_upstream(self) -> None:

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from core.metrics import use_fresh_directory
+
 
 class Command(BaseCommand):
     help = "Serve the gateway in production (`make serve`): uvicorn worker processes, DEBUG off."
@@ -22,6 +24,8 @@ class Command(BaseCommand):
             f"with {settings.WEB_WORKERS} worker process(es)"
         )
         uvicorn.config.Config.bind_socket = _bind_socket_without_nagle
+        if settings.CHATGATEWAY_METRICS:  # every worker counts into one fresh directory (core/metrics.py)
+            use_fresh_directory(settings.CHATGATEWAY_METRICS_DIR, port=settings.RUN_PORT)
         uvicorn.run(
             "chatgateway.asgi:application",
             host=settings.RUN_HOST,
@@ -29,9 +33,9 @@ class Command(BaseCommand):
             workers=settings.WEB_WORKERS,
             lifespan="off",
             access_log=settings.ACCESS_LOG,
-            # Behind a proxy, trust its X-Forwarded-For/-Proto from these addresses only.
-            proxy_headers=True,
-            forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
+            # Behind a proxy, its X-Forwarded-For/-Proto are believed from FORWARDED_ALLOW_IPS only: by the
+            # application itself (chatgateway/asgi.py), after it has seen which peer sent the X-Request-ID.
+            proxy_headers=False,
             timeout_keep_alive=settings.KEEP_ALIVE_SECONDS,
             log_level=settings.LOG_LEVEL.lower(),
         )
