@@ -97,7 +97,7 @@ def test_it_carries_the_rate_limit_headers(gateway, user):
     assert response.headers["x-ratelimit-limit-requests"] == "5"
     assert response.headers["x-ratelimit-remaining-requests"] == "4"
     assert response.headers["x-ratelimit-remaining-tokens"] == str(1000 - 3)
-    assert response.headers["x-request-id"].startswith("req-dev-")
+    assert response.headers["x-upstream-request-id"].startswith("req-dev-")  # x-request-id is the gateway's
 
 
 def test_under_a_token_limit_it_settles_the_reported_usage(gateway, user):
