@@ -53,7 +53,25 @@ def default_endpoints() -> list[str]:
     return ["chat"]
 
 
-class Provider(models.Model):
+class Named(models.Model):
+    """What a provider and a public model share: a name to list them by, and whether a providers file
+    declares them (`sync_providers` changes only those, and `--prune` deletes only those)."""
+
+    managed_by_file = models.BooleanField(
+        default=False, editable=False, help_text="Declared in a providers file (manage.py sync_providers)."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Provider(Named):
     """An upstream API the gateway relays to: where it is, how it is called, what it speaks."""
 
     class Kind(models.TextChoices):
@@ -101,17 +119,6 @@ class Provider(models.Model):
         default=CompletionCap.MAX_TOKENS,
         help_text="The parameter that caps an answer's length at this provider.",
     )
-    managed_by_file = models.BooleanField(
-        default=False, editable=False, help_text="Declared in a providers file (manage.py sync_providers)."
-    )
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
     def clean(self) -> None:
         if self.kind == self.Kind.AZURE and not self.api_version:
@@ -157,7 +164,7 @@ class ProviderKey(models.Model):
         return "in use" if self.enabled else "disabled"
 
 
-class Model(models.Model):
+class Model(Named):
     """A public model name users send, served by one or more deployments."""
 
     name = models.CharField(max_length=100, unique=True, help_text="What users send as “model”, e.g. gpt-4o, fast.")
@@ -169,17 +176,6 @@ class Model(models.Model):
         related_name="models",
         help_text="The plans whose users may use it; none: every user, including users without a plan.",
     )
-    managed_by_file = models.BooleanField(
-        default=False, editable=False, help_text="Declared in a providers file (manage.py sync_providers)."
-    )
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Deployment(models.Model):
