@@ -34,8 +34,8 @@ def test_a_message_takes_twelve_statements_whatever_the_history(api, user, histo
         "SELECT",  # the quota row, locked
         "UPDATE",  # ... and taken from
         "INSERT",  # ... as a lease
-        "DELETE",  # the lease ended
         "UPDATE",  # the settlement
+        "DELETE",  # the lease ended
         "INSERT",  # the usage record
         "UPDATE",  # the conversation: its last activity, and its title
         "INSERT",  # the message and the reply

@@ -210,7 +210,10 @@ def test_a_dead_workers_live_gauges_are_forgotten_and_its_counters_kept(tmp_path
 
 
 def test_a_server_starts_its_workers_on_an_empty_directory_of_counts(tmp_path, monkeypatch):
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # Set, then removed: so that monkeypatch puts back its absence afterwards, whatever the command sets (a
+    # variable left behind turns this test process's later scrapes to files no counter of it writes).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "unset-after-the-test")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     directory = tmp_path / "metrics"
     directory.mkdir()
     (directory / "counter_4242.db").write_bytes(b"a past run's counts")

@@ -25,16 +25,16 @@ def test_the_original_api_takes_seven_statements(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.get("/api", {"q": "hi"}).status_code == 200
 
-    # the user (JWT) · the quota row, locked · its update · the lease · the lease ended · the settlement ·
+    # the user (JWT) · the quota row, locked · its update · the lease · the settlement · the lease ended ·
     # the usage record
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT"]
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
 
 
 def test_the_chat_endpoint_adds_only_the_quota_it_shows(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/api/chat/", {"prompt": "hi"}, format="json").status_code == 200
 
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT", "SELECT"]
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT", "SELECT"]
 
 
 def test_an_api_key_costs_no_more_than_a_token(user, client):
@@ -55,9 +55,9 @@ def test_the_openai_endpoint_takes_seven_statements(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/v1/chat/completions", body, format="json").status_code == 200
 
-    # the user (JWT) · the quota row, locked · its update · the lease · the lease ended · the settlement ·
+    # the user (JWT) · the quota row, locked · its update · the lease · the settlement · the lease ended ·
     # the usage record
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT"]
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
 
 
 @pytest.mark.parametrize(
@@ -71,4 +71,4 @@ def test_the_other_openai_endpoints_take_the_same_seven(api, path, body):
     with CaptureQueriesContext(connection) as queries:
         assert api.post(path, body, format="json").status_code == 200
 
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "DELETE", "UPDATE", "INSERT"]
+    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
