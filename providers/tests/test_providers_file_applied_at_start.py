@@ -11,8 +11,11 @@ from providers.tests.helpers import ISSUE_EXAMPLE
 
 
 @pytest.fixture
-def served(monkeypatch):
-    """uvicorn.run noted instead of run: what matters is what happened before it."""
+def served(monkeypatch, tmp_path):
+    """uvicorn.run noted instead of run: what matters is what happened before it. The commands also point
+    PROMETHEUS_MULTIPROC_DIR at a fresh directory, in this process: set here first, so that monkeypatch
+    takes it away again (left behind, it turned every later scrape in the test process to that directory)."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
     return calls
