@@ -78,6 +78,14 @@ class APIKey(models.Model):
         null=True, blank=True, validators=[validate_in_the_future], help_text="Empty: the key never expires."
     )
     revoked = models.DateTimeField(null=True, blank=True, editable=False)
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text="The team whose limits this key's requests draw on, whatever they ask; empty: the user's choice.",
+    )
 
     objects = APIKeyQuerySet.as_manager()
 
@@ -92,8 +100,13 @@ class APIKey(models.Model):
         # Only the name is ever edited: `last_used` and `revoked` change through conditional updates,
         # and saving a row read earlier (an admin form, say) must not undo a revocation made since.
         if not self._state.adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = ["name"]
+            kwargs["update_fields"] = ["name", "team"]
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.team_id is not None and not self.team.memberships.filter(user_id=self.user_id).exists():
+            raise ValidationError({"team": "The key's user is not a member of this team."})
 
     def is_usable(self, now: dt.datetime) -> bool:
         return self.revoked is None and (self.expires is None or self.expires > now)

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "chatgateway",
     "core",
     "accounts",
+    "teams",
     "quota",
     "relay",
     "chatapi",
@@ -355,6 +356,16 @@ CHATGATEWAY_DAILY_LIMIT = envint("CHATGATEWAY_DAILY_LIMIT", 10, minimum=0)
 CHATGATEWAY_DAILY_TOKEN_LIMIT = envint("CHATGATEWAY_DAILY_TOKEN_LIMIT", 0, minimum=0) or None
 # Completion tokens reserved for a request that sets no max_tokens, where a token limit applies.
 CHATGATEWAY_COMPLETION_RESERVE = envint("CHATGATEWAY_COMPLETION_RESERVE", 4096, minimum=1)
+# Budgets (quota.Limit): the currency of every price and cost limit, and the day a week starts on
+# (0 Monday … 6 Sunday) for weekly limits, whose periods are calendar ones in TIME_ZONE.
+CHATGATEWAY_CURRENCY = (envstr("CHATGATEWAY_CURRENCY", "USD") or "USD").upper()
+if not (len(CHATGATEWAY_CURRENCY) == 3 and CHATGATEWAY_CURRENCY.isalpha() and CHATGATEWAY_CURRENCY.isascii()):
+    raise ImproperlyConfigured(
+        f"CHATGATEWAY_CURRENCY must be an ISO 4217 code such as USD or CNY, not {CHATGATEWAY_CURRENCY!r}."
+    )
+CHATGATEWAY_WEEK_STARTS_ON = envint("CHATGATEWAY_WEEK_STARTS_ON", 0, minimum=0)
+if CHATGATEWAY_WEEK_STARTS_ON > 6:
+    raise ImproperlyConfigured("CHATGATEWAY_WEEK_STARTS_ON is a day of the week: 0 (Monday) to 6 (Sunday).")
 # Keep prompt and answer text in usage records (off: only counts are kept).
 CHATGATEWAY_STORE_TEXT = envbool("CHATGATEWAY_STORE_TEXT", False)
 CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, minimum=1)

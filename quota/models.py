@@ -3,7 +3,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
+
+from core.money import NANOS, format_money
 
 
 def default_daily_limit() -> int:
@@ -142,9 +146,158 @@ class Lease(models.Model):
     expires = models.DateTimeField(db_index=True)
     # What the request was, for the record of a request its process lost (relay: endpoint, model, key).
     note = models.JSONField(default=dict, blank=True)
+    # What it took on the counters of its key's, user's and team's limits (quota.limits.Charge, as lists),
+    # settled on them with the quota row.
+    charges = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["owner"], name="quota_lease_owner")]
 
     def __str__(self) -> str:
         return f"lease of user {self.user_id} on {self.day} held by {self.owner} until {self.expires:%H:%M:%S}"
+
+
+class Metric(models.TextChoices):
+    REQUESTS = "requests", "requests"
+    TOKENS = "tokens", "tokens (prompt and completion)"
+    COST = "cost", "cost (in CHATGATEWAY_CURRENCY)"
+
+
+class Period(models.TextChoices):
+    """Calendar periods in TIME_ZONE (quota.clock.period_start); TOTAL never starts afresh (a prepaid allowance)."""
+
+    MINUTE = "minute", "per minute"
+    DAY = "day", "per day"
+    WEEK = "week", "per week"
+    MONTH = "month", "per month"
+    TOTAL = "total", "in total (never resets)"
+
+
+HOLDERS = ("plan", "user", "api_key", "team")  # what a limit or a counter belongs to: exactly one of them
+
+
+def _one_holder(*names: str) -> models.Q:
+    """Exactly one of the fields `names` is set."""
+    either = models.Q()
+    for name in names:
+        alone = models.Q(**{f"{name}__isnull": False})
+        for other in names:
+            if other != name:
+                alone &= models.Q(**{f"{other}__isnull": True})
+        either |= alone
+    return either
+
+
+class Limit(models.Model):
+    """At most `amount` of `metric` per `period`, for a plan's users (each on their own), a user, an API
+    key or a team (its members together).
+
+    A user's own limit overrides their plan's of the same metric and period. A request must fit every
+    limit that applies to it: its key's, its user's (own or plan's) and its team's (quota.services).
+    The daily request and token limits of a plan or user are their `daily_*` fields, as before; a limit
+    row adds the other periods, cost, and the limits of keys and teams."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, null=True, blank=True, related_name="limits")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="limits"
+    )
+    api_key = models.ForeignKey(
+        "apikeys.APIKey", on_delete=models.CASCADE, null=True, blank=True, related_name="limits"
+    )
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="limits")
+    metric = models.CharField(max_length=10, choices=Metric.choices)
+    period = models.CharField(max_length=10, choices=Period.choices)
+    amount = models.DecimalField(
+        max_digits=20,
+        decimal_places=6,
+        validators=[MinValueValidator(0)],
+        help_text="Requests or tokens (whole numbers), or money in CHATGATEWAY_CURRENCY. 0 blocks.",
+    )
+
+    class Meta:
+        ordering = ["metric", "period"]
+        constraints = [
+            models.CheckConstraint(condition=_one_holder(*HOLDERS), name="quota_limit_has_one_holder"),
+            *(
+                models.UniqueConstraint(
+                    fields=[holder, "metric", "period"],
+                    name=f"quota_one_limit_per_{holder}_metric_period",
+                    violation_error_message="This already has a limit of that metric and period.",
+                )
+                for holder in HOLDERS
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_text()} {self.get_metric_display().split(' ')[0]} {self.get_period_display()}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.metric in (Metric.REQUESTS, Metric.TOKENS) and self.amount is not None and self.amount % 1:
+            raise ValidationError({"amount": "Requests and tokens are whole numbers."})
+        if (
+            self.period == Period.DAY
+            and self.metric in (Metric.REQUESTS, Metric.TOKENS)
+            and (self.plan_id is not None or self.user_id is not None)
+        ):
+            raise ValidationError(
+                "A plan's or user's daily request and token limits are its “daily” fields: set them there."
+            )
+
+    @property
+    def holder(self) -> str:
+        return next(name for name in HOLDERS if getattr(self, f"{name}_id") is not None)
+
+    def units(self) -> int:
+        """The amount in counted units: requests, tokens or nano-units of money."""
+        if self.metric == Metric.COST:
+            return int(self.amount * NANOS)
+        return int(self.amount)
+
+    def amount_text(self) -> str:
+        if self.metric == Metric.COST:
+            return format_money(self.units(), settings.CHATGATEWAY_CURRENCY)
+        return f"{int(self.amount):,}"
+
+
+class Counter(models.Model):
+    """What a user, an API key or a team used in the `period` that began at `start`, and what requests in
+    flight have set aside (`*_reserved`): the counts that its limits (and its plan's) are held to.
+
+    Like a quota row's day, a counter still on an earlier period counts nothing: the first reservation of
+    a new period starts it afresh (quota.services), with no job to run. A request is charged to the period
+    it started in; when it ends in a later one, it changes nothing there."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="counters"
+    )
+    api_key = models.ForeignKey(
+        "apikeys.APIKey", on_delete=models.CASCADE, null=True, blank=True, related_name="counters"
+    )
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="counters")
+    period = models.CharField(max_length=10, choices=Period.choices)
+    start = models.DateTimeField(null=True, blank=True)
+    requests = models.PositiveBigIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.PositiveBigIntegerField(default=0, help_text="Nano-units of the currency.")
+    tokens_reserved = models.PositiveBigIntegerField(default=0)
+    cost_reserved = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=_one_holder("user", "api_key", "team"), name="quota_counter_has_one_holder"
+            ),
+            *(
+                models.UniqueConstraint(fields=[holder, "period"], name=f"quota_one_counter_per_{holder}_period")
+                for holder in ("user", "api_key", "team")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"counter {self.period} from {self.start}"
+
+    def counts_in(self, start: dt.datetime) -> bool:
+        """Whether the stored counts are those of the period beginning at `start` (or of a later one,
+        which another host's clock reached first: a period never moves backwards)."""
+        return self.start is not None and self.start >= start

@@ -27,8 +27,26 @@ from django.utils import timezone
 
 from core import metrics
 from quota import clock, leases
-from quota.exceptions import QuotaExceeded, UserGone
-from quota.models import Lease, Quota
+from quota.exceptions import ModelNotPriced, QuotaExceeded, UserGone
+from quota.limits import (
+    SCOPES,
+    Applied,
+    Charge,
+    Holders,
+    Pricing,
+    Reading,
+    Standing,
+    counter_keys,
+    ensure_counters,
+    forget_counters,
+    limits_for,
+    lock_counters,
+    readings,
+    release_charges,
+    settle_charges,
+    take,
+)
+from quota.models import Lease, Metric, Quota
 from quota.signals import lease_lost
 
 
@@ -40,7 +58,11 @@ class Allowance:
     requests_remaining: int
     token_limit: int | None  # None: no token limit applies
     tokens_remaining: int | None
-    resets_in: int  # whole seconds until the counts start afresh
+    resets_in: int  # whole seconds until the binding request limit's counts start afresh
+    tokens_resets_in: int | None = None  # the binding token limit's (None: as `resets_in`)
+    cost_limit: int | None = None  # nano-units of CHATGATEWAY_CURRENCY; None: no cost limit applies
+    cost_remaining: int | None = None
+    cost_resets_in: int | None = None  # None: never (a total) or no cost limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,16 +76,23 @@ class Reservation:
     allowance: Allowance
     lease_id: uuid.UUID | None = None  # None: an outbox entry from before leases (relay/outbox.py)
     counts_request: bool = True  # False: it took no request, only tokens (an embeddings call, by a setting)
+    charges: tuple[Charge, ...] = ()  # what it took on the counters of its key's, user's and team's limits
+    cost_reserved: int = 0  # nano-units set aside on those counters: its worst case
 
-    def settled(self, *, tokens: int) -> Allowance:
-        """Where the user stands once this request is settled with `tokens` used: its budget given
-        back and its tokens counted. Worked out from the allowance at reservation, so that an answer's
-        rate-limit headers are true after it without reading the quota row again (what other requests
-        of the user reserved or settled meanwhile is not seen)."""
-        if self.allowance.tokens_remaining is None:
-            return self.allowance
-        remaining = self.allowance.tokens_remaining + (self.token_budget or 0) - tokens
-        return dataclasses.replace(self.allowance, tokens_remaining=remaining)
+    def settled(self, *, tokens: int, cost: int = 0) -> Allowance:
+        """Where the user stands once this request is settled with `tokens` used, costing `cost`: its
+        budgets given back and its use counted. Worked out from the allowance at reservation, so that an
+        answer's rate-limit headers are true after it without reading the counts again (what other
+        requests reserved or settled meanwhile is not seen)."""
+        allowance = self.allowance
+        if allowance.tokens_remaining is not None:
+            remaining = allowance.tokens_remaining + (self.token_budget or 0) - tokens
+            allowance = dataclasses.replace(allowance, tokens_remaining=remaining)
+        if allowance.cost_remaining is not None:
+            allowance = dataclasses.replace(
+                allowance, cost_remaining=allowance.cost_remaining + self.cost_reserved - cost
+            )
+        return allowance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +105,8 @@ class QuotaStatus:
     tokens_used_today: int
     tokens_remaining: int | None
     resets_at: dt.datetime
+    limits: tuple[Reading, ...] = ()  # the other limits in force: the key's, the user's or plan's, the team's
+    currency: str = ""
 
 
 def reserve_request(
@@ -85,10 +116,20 @@ def reserve_request(
     note: dict[str, Any] | None = None,
     budget_must_fit: bool = False,
     counts_request: bool = True,
+    api_key_id: int | None = None,
+    team_id: int | None = None,
+    pricing: Pricing | None = None,
+    model: str = "",
 ) -> Reservation:
-    """Take one request, and under a token limit a budget of up to `completion_tokens` (default
-    CHATGATEWAY_COMPLETION_RESERVE), from today's allowance, as a lease held by this process (`note`:
-    what the request is, for the record if it is lost); or raise QuotaExceeded.
+    """Take one request, and under a token or cost limit a budget of up to `completion_tokens` (default
+    CHATGATEWAY_COMPLETION_RESERVE), from every limit in force: the user's daily ones, and the limits of
+    their API key (`api_key_id`), of the user or their plan, and of their team (`team_id`), over each
+    limit's current period; as a lease held by this process (`note`: what the request is, for the record
+    if it is lost); or raise QuotaExceeded, naming the limit.
+
+    Under a cost limit the worst case is reserved: the estimated prompt and the whole budget at `pricing`'s
+    prices (the budget lowered to what the money left pays for); a request for a `model` without a price
+    is refused then (ModelNotPriced).
 
     `budget_must_fit`: the whole budget must fit what is left, else QuotaExceeded (an embeddings call
     reserves its estimated prompt, which it can't be cut short of). `counts_request=False` takes tokens
@@ -97,14 +138,15 @@ def reserve_request(
     A user who would be refused while leases of lost requests hold their allowance gets those back
     first (quota.leases), and is asked again.
     """
-    terms = _Terms(completion_tokens, note, budget_must_fit, counts_request)
+    holders = Holders(user_id, api_key_id, team_id)
+    terms = _Terms(completion_tokens, note, budget_must_fit, counts_request, pricing, model)
     try:
         try:
-            return _reserve(user_id, terms)
+            return _reserve(holders, terms)
         except QuotaExceeded:
             if not leases.reap_lost_leases(user_id=user_id):
                 raise
-        return _reserve(user_id, terms)
+        return _reserve(holders, terms)
     except QuotaExceeded as refused:
         metrics.quota_refused("blocked" if refused.blocked else refused.kind)  # once per refused request
         raise
@@ -116,24 +158,42 @@ class _Terms:
     note: dict[str, Any] | None
     budget_must_fit: bool = False
     counts_request: bool = True
+    pricing: Pricing | None = None
+    model: str = ""
 
 
-def _reserve(user_id: int, terms: _Terms) -> Reservation:
-    """The user's row is read under a lock and written in the same transaction, with the lease, so
-    concurrent requests from any number of processes queue on that one row and can never take more
-    than the limits. A single conditional UPDATE would do for the request count alone, but the
-    budget depends on what is left, which the UPDATE could not report back. A row still on an earlier
-    day starts afresh here (no reset has to have run); a row already on a later day (another host's
-    clock passed midnight first) is counted as it stands: a day never moves backwards. A user deleted
-    meanwhile has no row to lock, and the lease naming them can't be written: UserGone.
-    """
+class _CountersGone(Exception):
+    """A counter made for this reservation went before its transaction could lock it."""
+
+
+def _reserve(holders: Holders, terms: _Terms) -> Reservation:
+    """The user's row is read under a lock and written in the same transaction, with the counters of the
+    other limits in force and the lease, so concurrent requests from any number of processes queue on those
+    rows and can never take more than the limits. A single conditional UPDATE would do for the request
+    count alone, but the budget depends on what is left, which the UPDATE could not report back. A row still
+    on an earlier day (a counter on an earlier period) starts afresh here (no reset has to have run); one
+    already on a later one (another host's clock passed midnight first) is counted as it stands: a period
+    never moves backwards. A user deleted meanwhile has no row to lock, and the lease naming them can't be
+    written: UserGone.
+
+    The limits are read, and their missing counters made, before the transaction (quota.limits): a change
+    of limits applies from the next request."""
     try:
-        return _reserve_in_transaction(user_id, terms)
-    except IntegrityError:  # the lease (or a new quota row) names a user deleted since they were authenticated
+        limits = limits_for(holders)
+        keys = counter_keys(limits)
+        ensure_counters(holders, keys)
+        try:
+            return _reserve_in_transaction(holders, terms, limits)
+        except _CountersGone:
+            forget_counters()  # a holder deleted meanwhile, or a rolled-back test: make them again, once
+            ensure_counters(holders, keys)
+            return _reserve_in_transaction(holders, terms, limits)
+    except (IntegrityError, _CountersGone):  # the lease (or a row) names a user or key deleted since
         raise UserGone from None
 
 
-def _reserve_in_transaction(user_id: int, terms: _Terms) -> Reservation:
+def _reserve_in_transaction(holders: Holders, terms: _Terms, limits: list[Applied]) -> Reservation:
+    user_id = holders.user_id
     today = clock.today()
     with transaction.atomic():
         quota = Quota.objects.select_related("plan").select_for_update(of=("self",)).filter(user_id=user_id).first()
@@ -141,63 +201,188 @@ def _reserve_in_transaction(user_id: int, terms: _Terms) -> Reservation:
             # A user made without the signal (bulk_create, raw SQL): give them the default first.
             Quota.objects.get_or_create(user_id=user_id)
             quota = Quota.objects.select_related("plan").select_for_update(of=("self",)).get(user_id=user_id)
-        used, tokens_used, reserved = quota.used_on(today), quota.tokens_used_on(today), quota.tokens_reserved_on(today)
-        request_limit, token_limit = quota.request_limit(), quota.token_limit()
+        counters = lock_counters(holders, counter_keys(limits))  # after the quota row, in the order of their ids
+        if counters is None:
+            raise _CountersGone
+        now = timezone.now()
+        standings = {key: Standing.of(counter, now) for key, counter in counters.items()}
+        daily = _Daily(quota, today)
         taking = 1 if terms.counts_request else 0
         # A request limit of 0 blocks the user, whether or not this call takes a request.
-        if request_limit == 0 or (taking and used >= request_limit):
-            _refuse("requests", request_limit, quota, today)
-        budget = None
-        if token_limit is not None:
-            available = token_limit - tokens_used - reserved
-            wanted = terms.completion_tokens or settings.CHATGATEWAY_COMPLETION_RESERVE
-            if available <= 0 or (terms.budget_must_fit and wanted > available):
-                _refuse("tokens", token_limit, quota, today)
-            budget = min(wanted, available)
+        if daily.request_limit == 0 or (taking and daily.used >= daily.request_limit):
+            daily.refuse("requests")
+        ordered = sorted(limits, key=lambda limit: SCOPES.index(limit.scope))
+        for limit in ordered:
+            standing = standings[(limit.scope, limit.period)]
+            if limit.units == 0 or (limit.metric == Metric.REQUESTS and taking and standing.requests >= limit.units):
+                _refuse(limit, standing, daily)
+        budget, cost_reserved = _budget(terms, daily, ordered, standings)
         day = max(quota.day or today, today)
         Quota.objects.filter(pk=quota.pk).update(
-            used=used + taking, tokens_used=tokens_used, tokens_reserved=reserved + (budget or 0), day=day
-        )
+            used=daily.used + taking, tokens_used=daily.tokens_used, tokens_reserved=daily.reserved + (budget or 0),
+            day=day,
+        )  # fmt: skip
+        charges = take(standings.values(), requests=taking, tokens_reserved=budget or 0, cost_reserved=cost_reserved)
         taken = timezone.now()
         lease = Lease.objects.create(
             id=uuid.uuid4(), user_id=user_id, day=day, token_budget=budget, owner=leases.this_process(),
             taken=taken, expires=leases.expiry(taken),
             note={**(terms.note or {}), **({} if taking else {"counts_request": False})},
+            charges=[charge.as_json() for charge in charges],
         )  # fmt: skip
-    allowance = Allowance(
-        request_limit=request_limit,
-        requests_remaining=request_limit - used - taking,
-        token_limit=token_limit,
-        tokens_remaining=None if token_limit is None else token_limit - tokens_used - reserved - (budget or 0),
-        resets_in=clock.seconds_until_reset(),
-    )
+    allowance = _allowance(daily, ordered, standings, taking=taking, budget=budget, cost_reserved=cost_reserved)
     return Reservation(
         user_id=user_id, day=day, token_budget=budget, allowance=allowance, lease_id=lease.id,
-        counts_request=bool(taking),
+        counts_request=bool(taking), charges=tuple(charges), cost_reserved=cost_reserved,
     )  # fmt: skip
 
 
-def _refuse(kind: str, limit: int, quota: Quota, today: dt.date) -> None:
+@dataclasses.dataclass
+class _Daily:
+    """The user's daily counts (their quota row's) as they stand today."""
+
+    quota: Quota
+    today: dt.date
+
+    def __post_init__(self) -> None:
+        q, today = self.quota, self.today
+        self.used, self.tokens_used, self.reserved = (
+            q.used_on(today),
+            q.tokens_used_on(today),
+            q.tokens_reserved_on(today),
+        )
+        self.request_limit, self.token_limit = q.request_limit(), q.token_limit()
+
+    def refuse(self, kind: str) -> None:
+        limit = self.request_limit if kind == "requests" else self.token_limit
+        raise QuotaExceeded(kind=kind, limit=limit, resets_at=clock.next_reset(), allowance=_standing_allowance(self))
+
+
+def _budget(
+    terms: _Terms, daily: _Daily, limits: list[Applied], standings: dict[tuple[str, str], Standing]
+) -> tuple[int | None, int]:
+    """The completion budget (None: no token or cost limit applies) and the money reserved with it, or
+    QuotaExceeded for the first limit that leaves too little (ModelNotPriced: a cost limit, no price)."""
+    wanted = terms.completion_tokens or settings.CHATGATEWAY_COMPLETION_RESERVE
+    caps: list[int] = []
+
+    def fits(cap: int) -> bool:
+        return cap > 0 and not (terms.budget_must_fit and wanted > cap)
+
+    if daily.token_limit is not None:
+        cap = daily.token_limit - daily.tokens_used - daily.reserved
+        if not fits(cap):
+            daily.refuse("tokens")
+        caps.append(cap)
+    pricing = terms.pricing
+    for limit in limits:
+        standing = standings[(limit.scope, limit.period)]
+        if limit.metric == Metric.TOKENS:
+            cap = standing.remaining(Metric.TOKENS, limit.units)
+        elif limit.metric == Metric.COST:
+            if pricing is None:
+                raise ModelNotPriced(model=terms.model)
+            left = standing.remaining(Metric.COST, limit.units)
+            if left < pricing.prompt_cost or left <= 0:
+                _refuse(limit, standing, daily)
+            cap = pricing.tokens_for(left)
+            if cap is None:  # output costs nothing: the prompt is all the money bounds
+                continue
+        else:
+            continue
+        if not fits(cap):
+            _refuse(limit, standing, daily)
+        caps.append(cap)
+    budget = min([wanted, *caps]) if caps else None
+    cost_reserved = pricing.cost_of(budget) if pricing is not None and standings else 0
+    return budget, cost_reserved
+
+
+def _allowance(
+    daily: _Daily,
+    limits: list[Applied],
+    standings: dict[tuple[str, str], Standing],
+    *,
+    taking: int,
+    budget: int | None,
+    cost_reserved: int,
+) -> Allowance:
+    """The binding limit of each metric (the one with the least left) once this reservation is taken: what
+    the rate-limit headers report."""
+    requests = [(daily.request_limit, daily.request_limit - daily.used - taking, clock.seconds_until_reset())]
+    tokens = []
+    if daily.token_limit is not None:
+        left = daily.token_limit - daily.tokens_used - daily.reserved - (budget or 0)
+        tokens.append((daily.token_limit, left, clock.seconds_until_reset()))
+    cost = []
+    for limit in limits:
+        standing = standings[(limit.scope, limit.period)]
+        resets_in = clock.seconds_until(standing.resets_at())
+        if limit.metric == Metric.REQUESTS:
+            requests.append((limit.units, limit.units - standing.requests - taking, resets_in))
+        elif limit.metric == Metric.TOKENS:
+            tokens.append((limit.units, standing.remaining(Metric.TOKENS, limit.units) - (budget or 0), resets_in))
+        else:
+            cost.append((limit.units, standing.remaining(Metric.COST, limit.units) - cost_reserved, resets_in))
+    request_limit, requests_remaining, resets_in = min(requests, key=lambda item: item[1])
     allowance = Allowance(
-        request_limit=quota.request_limit(),
-        requests_remaining=quota.remaining_on(today),
-        token_limit=quota.token_limit(),
-        tokens_remaining=quota.tokens_remaining_on(today),
+        request_limit=request_limit, requests_remaining=requests_remaining, token_limit=None,
+        tokens_remaining=None, resets_in=resets_in or clock.seconds_until_reset(),
+    )  # fmt: skip
+    if tokens:
+        token_limit, tokens_remaining, tokens_resets_in = min(tokens, key=lambda item: item[1])
+        allowance = dataclasses.replace(
+            allowance, token_limit=token_limit, tokens_remaining=tokens_remaining, tokens_resets_in=tokens_resets_in
+        )
+    if cost:
+        cost_limit, cost_remaining, cost_resets_in = min(cost, key=lambda item: item[1])
+        allowance = dataclasses.replace(
+            allowance, cost_limit=cost_limit, cost_remaining=cost_remaining, cost_resets_in=cost_resets_in
+        )
+    return allowance
+
+
+def _standing_allowance(daily: _Daily) -> Allowance:
+    return Allowance(
+        request_limit=daily.request_limit,
+        requests_remaining=daily.quota.remaining_on(daily.today),
+        token_limit=daily.token_limit,
+        tokens_remaining=daily.quota.tokens_remaining_on(daily.today),
         resets_in=clock.seconds_until_reset(),
     )
-    raise QuotaExceeded(kind=kind, limit=limit, resets_at=clock.next_reset(), allowance=allowance)
 
 
-def settle_request(*, reservation: Reservation, tokens: int) -> bool:
-    """The request counts: release its budget and add the `tokens` it used, on its own day only
-    (a request in flight at midnight is not charged to the new day). False if its lease was settled
-    already (its request was taken for lost, or an administrator reset the user's counts): then
-    nothing changes."""
+def _refuse(limit: Applied, standing: Standing, daily: _Daily) -> None:
+    resets_at = standing.resets_at()
+    allowance = _standing_allowance(daily)
+    left = max(0, standing.remaining(limit.metric, limit.units))
+    resets_in = clock.seconds_until(resets_at)
+    if limit.metric == Metric.REQUESTS:
+        allowance = dataclasses.replace(
+            allowance, request_limit=limit.units, requests_remaining=left, resets_in=resets_in or allowance.resets_in
+        )
+    elif limit.metric == Metric.TOKENS:
+        allowance = dataclasses.replace(
+            allowance, token_limit=limit.units, tokens_remaining=left, tokens_resets_in=resets_in
+        )
+    else:
+        allowance = dataclasses.replace(
+            allowance, cost_limit=limit.units, cost_remaining=left, cost_resets_in=resets_in
+        )
+    raise QuotaExceeded(kind=limit.metric, limit=limit.units, resets_at=resets_at, allowance=allowance, applied=limit)
+
+
+def settle_request(*, reservation: Reservation, tokens: int, cost: int = 0) -> bool:
+    """The request counts: release its budgets and add the `tokens` it used and its `cost` (nano-units),
+    in the periods it was reserved in only (a request in flight at midnight is not charged to the new
+    day, nor one at the end of a month to the next). False if its lease was settled already (its request
+    was taken for lost, or an administrator reset the user's counts): then nothing changes."""
 
     def count() -> None:
         Quota.objects.filter(user_id=reservation.user_id, day=reservation.day).update(
             tokens_reserved=_released(reservation.token_budget), tokens_used=F("tokens_used") + tokens
         )
+        settle_charges(reservation.charges, tokens=tokens, cost=cost)
 
     return _settle(reservation.lease_id, count)
 
@@ -206,7 +391,7 @@ def refund_request(*, reservation: Reservation) -> bool:
     """Give back a reserved request and its budget (its relay failed); a no-op once its day has passed.
     False if its lease was settled already."""
     r = reservation
-    return _settle(r.lease_id, lambda: _give_back(r.user_id, r.day, r.token_budget, r.counts_request))
+    return _settle(r.lease_id, lambda: _give_back(r.user_id, r.day, r.token_budget, r.counts_request, r.charges))
 
 
 def settle_lost_lease(lease: Lease) -> bool:
@@ -215,7 +400,7 @@ def settle_lost_lease(lease: Lease) -> bool:
     counts_request = (lease.note or {}).get("counts_request", True)
     return _settle(
         lease.pk,
-        lambda: _give_back(lease.user_id, lease.day, lease.token_budget, counts_request),
+        lambda: _give_back(lease.user_id, lease.day, lease.token_budget, counts_request, charges_of(lease)),
         then=lambda: lease_lost.send(sender=Lease, lease=lease),
     )
 
@@ -228,9 +413,10 @@ def _settle(lease_id: uuid.UUID | None, write: Callable[[], None], *, then: Call
     """`write` the quota row, then end the lease (whoever deletes it settles it), in one transaction;
     if the lease was ended already, the write is undone and False returned.
 
-    The quota row first, then the lease: the order in which a reservation (the row locked, then its lease
-    written), an administrator's reset and a user's deletion (quota/signals.py) take them too, so that no
-    two of them ever wait on each other in a circle (PostgreSQL would abort one as a deadlock)."""
+    The quota row first, then the counters of the other limits in the order of their ids, then the lease:
+    the order in which a reservation (the row locked, then the counters, then its lease written), an
+    administrator's reset and a user's deletion (quota/signals.py) take them too, so that no two of them
+    ever wait on each other in a circle (PostgreSQL would abort one as a deadlock)."""
     try:
         with transaction.atomic():
             write()
@@ -248,10 +434,26 @@ def _end_lease(lease_id: uuid.UUID | None) -> bool:
     return lease_id is None or Lease.objects.filter(pk=lease_id).delete()[0] > 0
 
 
-def _give_back(user_id: int, day: dt.date, token_budget: int | None, counts_request: bool = True) -> None:
+def _give_back(
+    user_id: int, day: dt.date, token_budget: int | None, counts_request: bool = True, charges: tuple[Charge, ...] = ()
+) -> None:
     Quota.objects.filter(user_id=user_id, day=day).update(
         used=Greatest(F("used") - (1 if counts_request else 0), Value(0)), tokens_reserved=_released(token_budget)
     )
+    settle_charges(charges, tokens=None)
+
+
+def charges_of(lease: Lease) -> tuple[Charge, ...]:
+    return tuple(Charge.from_json(value) for value in lease.charges or ())
+
+
+def _end_leases_without_settling(user_id: int) -> None:
+    """End every lease of the user, releasing what they set aside on shared counters (their key's, their
+    team's): their requests, when they end, change no count. The quota row is locked already, so none of
+    them settles meanwhile; the counters before the leases, as everywhere (`_settle`)."""
+    ended = list(Lease.objects.filter(user_id=user_id))
+    release_charges([charge for lease in ended for charge in charges_of(lease)])
+    Lease.objects.filter(pk__in=[lease.pk for lease in ended]).delete()
 
 
 def _released(token_budget: int | None) -> Greatest:
@@ -279,7 +481,7 @@ def reset_today(*, user_ids: list[int]) -> int:
             quota = Quota.objects.select_for_update().filter(user_id=user_id).first()
             if quota is None:
                 continue
-            Lease.objects.filter(user_id=user_id).delete()
+            _end_leases_without_settling(user_id)
             stale = quota.day is None or quota.day < today
             reset += Quota.objects.filter(pk=quota.pk).update(
                 used=0, tokens_used=0, tokens_reserved=0, day=today if stale else quota.day
@@ -292,14 +494,17 @@ def end_leases_of_deleted_user(*, user_id: int) -> None:
     reservation can take a lease meanwhile, then end their leases, before Django's deletion reaches
     either, and in the order settlements take them (`_settle`)."""
     Quota.objects.select_for_update().filter(user_id=user_id).exists()
-    Lease.objects.filter(user_id=user_id).delete()
+    _end_leases_without_settling(user_id)
 
 
-def quota_status(*, user_id: int) -> QuotaStatus:
-    """Where the user stands today."""
+def quota_status(*, user_id: int, api_key_id: int | None = None, team_id: int | None = None) -> QuotaStatus:
+    """Where the user stands today, and on every other limit in force for a request of theirs with that
+    API key and team."""
     quota, _ = Quota.objects.select_related("plan").get_or_create(user_id=user_id)
     today = clock.today()
     return QuotaStatus(
+        limits=tuple(readings(Holders(user_id, api_key_id, team_id))),
+        currency=settings.CHATGATEWAY_CURRENCY,
         plan=quota.plan.name if quota.plan else None,
         daily_limit=quota.request_limit(),
         used_today=quota.used_on(today),

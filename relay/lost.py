@@ -28,6 +28,7 @@ def record_lost_request(sender: type[Lease], lease: Lease, **kwargs: Any) -> Non
     fields = dict(
         user_id=lease.user_id,
         api_key_id=note.get("api_key_id"),
+        team=str(note.get("team") or "")[:100],
         endpoint=str(note.get("endpoint") or UsageRecord.Endpoint.V1),
         stream=bool(note.get("stream")),
         model=str(note.get("model") or "")[:200],

@@ -27,6 +27,12 @@ class UsageRecord(models.Model):
         related_name="usage_records",
         help_text="The API key the request came with; empty for a JWT.",
     )
+    team = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The team whose limits the request drew on, as it was named then; empty: none.",
+    )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     day = models.DateField(
         null=True,

@@ -45,6 +45,7 @@ from django.core.signals import request_started
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from core import processes
+from quota.limits import Charge
 from quota.services import Reservation, refund_request, settle_request
 from relay.models import UsageRecord
 
@@ -54,15 +55,17 @@ _lock = threading.Lock()
 _flusher: threading.Thread | None = None
 
 
-def settlement(*, reservation: Reservation, tokens: int | None) -> dict[str, Any]:
-    """A quota write to defer: the request counts with `tokens`, or (None) is refunded."""
+def settlement(*, reservation: Reservation, tokens: int | None, cost: int = 0) -> dict[str, Any]:
+    """A quota write to defer: the request counts with `tokens` and `cost`, or (None) is refunded."""
     return {
         "user_id": reservation.user_id,
         "day": reservation.day.isoformat(),
         "token_budget": reservation.token_budget,
         "tokens": tokens,
+        "cost": cost,
         "lease_id": reservation.lease_id and str(reservation.lease_id),
         "counts_request": reservation.counts_request,
+        "charges": [charge.as_json() for charge in reservation.charges],
     }
 
 
@@ -278,11 +281,12 @@ def _apply_once(entry: dict[str, Any]) -> str:
                 allowance=None,  # only a live request's headers need it
                 lease_id=quota.get("lease_id") and uuid.UUID(quota["lease_id"]),  # none in entries from before leases
                 counts_request=quota.get("counts_request", True),
+                charges=tuple(Charge.from_json(value) for value in quota.get("charges", ())),
             )
             if quota["tokens"] is None:
                 refund_request(reservation=reservation)
             else:
-                settle_request(reservation=reservation, tokens=quota["tokens"])
+                settle_request(reservation=reservation, tokens=quota["tokens"], cost=quota.get("cost", 0))
     return "applied"
 
 

@@ -45,6 +45,8 @@ class Caller:
 
     user_id: int
     api_key_id: int | None = None
+    team_asked: str | None = None  # the team the request names (teams.services.HEADER)
+    key_team_id: int | None = None  # the team its API key draws on, if the key has one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +175,8 @@ def _attempt(caller: Caller, params: dict[str, Any], *, stream: bool, endpoint: 
     return RelayAttempt(
         user_id=caller.user_id,
         api_key_id=caller.api_key_id,
+        team_asked=caller.team_asked,
+        key_team_id=caller.key_team_id,
         endpoint=endpoint,
         model=str(params["model"]),
         messages=messages,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from typing import Any
 
@@ -16,10 +17,12 @@ from django.utils import timezone
 from core import metrics, requestid
 from providers import catalog
 from quota import clock
+from quota.limits import Pricing
 from quota.services import Reservation, refund_request, reserve_request, settle_request
 from relay import outbox, upstream
 from relay.estimates import estimate_request_tokens, estimate_tokens, message_text
 from relay.models import UsageRecord
+from teams.services import team_for_request
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ class RelayAttempt:
     messages: list[dict[str, Any]]
     params: dict[str, Any] | None = None  # the whole request, whose every prompt field an estimate counts
     api_key_id: int | None = None
+    team_asked: str | None = None  # the team the request names (relay.passthrough.Caller)
+    key_team_id: int | None = None
+    team: str = ""  # the name of the team it draws on, decided at its reservation ("" for none)
     stream: bool = False
     reservation: Reservation | None = None
     started: float = dataclasses.field(default_factory=time.monotonic)
@@ -51,15 +57,35 @@ class RelayAttempt:
         note = {"endpoint": self.endpoint, "model": self.model[:200], "api_key_id": self.api_key_id}
         note["stream"] = self.stream
         note["request_id"] = requestid.current()
+        team = team_for_request(user_id=self.user_id, asked=self.team_asked, key_team_id=self.key_team_id)
+        self.team = note["team"] = team.name if team is not None else ""
         self.reservation = reserve_request(
             user_id=self.user_id,
             completion_tokens=completion_tokens,
             note=note,
             budget_must_fit=budget_must_fit,
             counts_request=counts_request,
+            api_key_id=self.api_key_id,
+            team_id=team.pk if team is not None else None,
+            pricing=self._pricing(),
+            model=self.model,
         )
         self.started = time.monotonic()
         return self.reservation
+
+    def cost_of(self, usage: upstream.Usage) -> int:
+        """What `usage` costs, in nano-units, at the prices of the deployment that answered (0: unpriced)."""
+        return 0  # prices: wired when the catalog has them
+
+    def _pricing(self) -> Pricing | None:
+        """The request's worst case in money: its estimated prompt and each completion token at the
+        highest prices of the deployments it may be routed to; None if the model has no price."""
+        price = None  # PRICES-MERGE catalog.current().worst_price(self.model)
+        if price is None:
+            return None
+        prompt = estimate_request_tokens(self.params or {"messages": self.messages})
+        # A price per million tokens, in nano-units a token: times 10**9 / 10**6.
+        return Pricing(prompt_cost=math.ceil(prompt * price.input * 1000), output_per_token=price.output * 1000)
 
     def first_byte(self) -> None:
         """A stream's first chunk has arrived."""
@@ -81,7 +107,8 @@ class RelayAttempt:
             prompt = estimate_request_tokens(self.params or {"messages": self.messages})
             completion = estimate_tokens(answer)
             usage = upstream.Usage(prompt, completion, prompt + completion)
-        unsettled = self._settle(tokens=usage.total_tokens)  # the answer is the client's whatever happens
+        cost = self.cost_of(usage)
+        unsettled = self._settle(tokens=usage.total_tokens, cost=cost)  # the answer is the client's whatever happens
         self._record(status_code, model=model, usage=usage, estimated=estimated, answer=answer,
                      request_id=request_id, error=error, unsettled=unsettled)  # fmt: skip
         return usage
@@ -95,7 +122,7 @@ class RelayAttempt:
         if self.reservation is not None:
             refund_request(reservation=self.reservation)
 
-    def _settle(self, *, tokens: int | None) -> dict[str, Any] | None:
+    def _settle(self, *, tokens: int | None, cost: int = 0) -> dict[str, Any] | None:
         """Settle the reservation with `tokens` used, or refund it (None). If the database has gone,
         the quota's write to keep in the outbox with the record; an error that is no outage (the
         database refuses this write for good) is resolved at once instead, so it can't block anything."""
@@ -103,10 +130,10 @@ class RelayAttempt:
             if tokens is None:
                 refund_request(reservation=self.reservation)
             else:
-                settle_request(reservation=self.reservation, tokens=tokens)
+                settle_request(reservation=self.reservation, tokens=tokens, cost=cost)
             return None
         except DatabaseError as exc:
-            unsettled = outbox.settlement(reservation=self.reservation, tokens=tokens)
+            unsettled = outbox.settlement(reservation=self.reservation, tokens=tokens, cost=cost)
             if outbox.is_outage(exc):
                 return unsettled
             outbox.resolve(quota=unsettled, record=None)
@@ -135,6 +162,7 @@ class RelayAttempt:
         fields = dict(
             user_id=self.user_id,
             api_key_id=self.api_key_id,
+            team=self.team,
             endpoint=self.endpoint,
             stream=self.stream,
             model=(model or self.model)[:200],

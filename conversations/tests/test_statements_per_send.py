@@ -20,7 +20,7 @@ def _statements(queries) -> list[str]:
 
 
 @pytest.mark.parametrize("history", [0, 60])
-def test_a_message_takes_twelve_statements_whatever_the_history(api, user, history):
+def test_a_message_takes_fifteen_statements_whatever_the_history(api, user, history):
     chat = conversation(user, messages=[("user", "question"), ("assistant", "answer")] * (history // 2))
     path = f"/api/conversations/{chat.pk}/messages/"
 
@@ -31,6 +31,8 @@ def test_a_message_takes_twelve_statements_whatever_the_history(api, user, histo
         "SELECT",  # the user (JWT)
         "SELECT",  # the conversation, the user's own
         "SELECT",  # its newest messages, as many as may be sent
+        "SELECT",  # the team it draws on
+        "SELECT",  # the limits in force (none: no counters)
         "SELECT",  # the quota row, locked
         "UPDATE",  # ... and taken from
         "INSERT",  # ... as a lease
@@ -40,4 +42,5 @@ def test_a_message_takes_twelve_statements_whatever_the_history(api, user, histo
         "UPDATE",  # the conversation: its last activity, and its title
         "INSERT",  # the message and the reply
         "SELECT",  # the quota in the answer
+        "SELECT",  # ... with the limits in force
     ]

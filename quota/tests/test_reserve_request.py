@@ -103,8 +103,11 @@ def test_a_granted_reservation_reads_its_row_under_a_lock_and_writes_it_and_its_
     with CaptureQueriesContext(connection) as queries:
         reserve_request(user_id=user.pk)
 
-    # Inside the test's own transaction, atomic() adds a savepoint around them.
-    read, write, lease = (query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"])
+    # Inside the test's own transaction, atomic() adds a savepoint around them. Before it, the limits in
+    # force are read (none here: no counter to lock or write).
+    limits, read, write, lease = (query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"])
+    assert 'FROM "quota_limit"' in limits
+    assert "FOR UPDATE" not in limits
     if connection.features.has_select_for_update:
         assert "FOR UPDATE" in read
     assert write.startswith("UPDATE")

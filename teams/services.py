@@ -1,0 +1,33 @@
+"""Which team a request draws on."""
+
+from __future__ import annotations
+
+from teams.exceptions import TeamNotAllowed
+from teams.models import Membership, Team
+
+HEADER = "X-ChatGateway-Team"  # a request names the team it draws on (by name), among its user's
+
+
+def team_for_request(*, user_id: int, asked: str | None = None, key_team_id: int | None = None) -> Team | None:
+    """The team whose limits a request of `user_id` draws on, or None (the user is in no team):
+
+    - an API key given a team draws on that team, always (a header naming another is refused);
+    - else the team the request names (`asked`, the X-ChatGateway-Team header), if the user is a member;
+    - else the user's default team, or the team they joined first.
+
+    So a member of a team can't leave its shared limits by naming no team. TeamNotAllowed if the named
+    team is not one the request may draw on. One query."""
+    asked = (asked or "").strip() or None
+    if key_team_id is not None:
+        team = Team.objects.filter(pk=key_team_id).first()
+        if team is not None and asked is not None and asked != team.name:
+            raise TeamNotAllowed(team=asked, key_team=team.name)
+        return team
+    memberships = Membership.objects.filter(user_id=user_id).select_related("team")
+    if asked is not None:
+        membership = memberships.filter(team__name=asked).first()
+        if membership is None:
+            raise TeamNotAllowed(team=asked)
+        return membership.team
+    membership = memberships.order_by("-is_default", "joined", "id").first()
+    return membership.team if membership is not None else None
