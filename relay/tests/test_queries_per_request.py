@@ -1,6 +1,8 @@
 """The database work of a relayed request, on every relay endpoint, is a small fixed number of statements:
-the caller's row, the quota reservation (a locked read, its write and its lease), the settlement (the
-lease ended, the row written) and the record."""
+the caller's row, the team it draws on and the limits in force (read before the reservation's transaction),
+the quota reservation (a locked read, its write and its lease), the settlement (the lease ended, the row
+written) and the record. With limits of keys, users or teams in force, their counters add a locked read
+and a write per counter at the reservation and a write per counter at the settlement."""
 
 from __future__ import annotations
 
@@ -16,25 +18,28 @@ def reset_already_done_today(api):
     api.get("/api/quota/")  # the first request of the day runs the daily reset; later ones don't
 
 
+NINE = ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
+
+
 def _statements(queries) -> list[str]:
     # Inside the test's transaction, atomic() blocks become savepoints: not round trips in production.
     return [query["sql"].split()[0] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
 
 
-def test_the_original_api_takes_seven_statements(api):
+def test_the_original_api_takes_nine_statements(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.get("/api", {"q": "hi"}).status_code == 200
 
-    # the user (JWT) · the quota row, locked · its update · the lease · the settlement · the lease ended ·
-    # the usage record
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
+    # the user (JWT) · the team · the limits · the quota row, locked · its update · the lease · the settlement ·
+    # the lease ended · the usage record
+    assert _statements(queries) == NINE
 
 
 def test_the_chat_endpoint_adds_only_the_quota_it_shows(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/api/chat/", {"prompt": "hi"}, format="json").status_code == 200
 
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT", "SELECT"]
+    assert _statements(queries) == [*NINE, "SELECT", "SELECT"]  # and the quota with the limits it shows
 
 
 def test_an_api_key_costs_no_more_than_a_token(user, client):
@@ -47,17 +52,17 @@ def test_an_api_key_costs_no_more_than_a_token(user, client):
         )
 
     assert response.status_code == 200
-    assert len(_statements(queries)) == 8, "its last_used is written at most once a minute"
+    assert len(_statements(queries)) == 11, "its last_used is written at most once a minute"
 
 
-def test_the_openai_endpoint_takes_seven_statements(api):
+def test_the_openai_endpoint_takes_nine_statements(api):
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/v1/chat/completions", body, format="json").status_code == 200
 
-    # the user (JWT) · the quota row, locked · its update · the lease · the settlement · the lease ended ·
-    # the usage record
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
+    # the user (JWT) · the team · the limits · the quota row, locked · its update · the lease · the settlement ·
+    # the lease ended · the usage record
+    assert _statements(queries) == NINE
 
 
 @pytest.mark.parametrize(
@@ -67,8 +72,8 @@ def test_the_openai_endpoint_takes_seven_statements(api):
         ("/v1/embeddings", {"model": "gpt-4o-mini", "input": ["hi", "there"]}),
     ],
 )
-def test_the_other_openai_endpoints_take_the_same_seven(api, path, body):
+def test_the_other_openai_endpoints_take_the_same_nine(api, path, body):
     with CaptureQueriesContext(connection) as queries:
         assert api.post(path, body, format="json").status_code == 200
 
-    assert _statements(queries) == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
+    assert _statements(queries) == NINE
