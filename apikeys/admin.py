@@ -15,7 +15,8 @@ from apikeys.models import APIKey
 from apikeys.services import create_api_key, ensure_room_for_api_key, revoke_api_keys
 
 ADD_FIELDS = ("user", "name", "expires")
-CHANGE_FIELDS = ("name", "user", "prefix", "created", "last_used", "expires", "revoked")
+CHANGE_FIELDS = ("name", "team", "user", "prefix", "created", "last_used", "expires", "revoked")
+EDITABLE = ("name", "team")  # the team: whose shared limits the key's requests draw on (one of its user's)
 NOT_YOURS_TO_KEY = "You may not make an API key for this user."
 
 
@@ -107,7 +108,7 @@ class APIKeyAdmin(admin.ModelAdmin):
         return CHANGE_FIELDS if obj else ADD_FIELDS
 
     def get_readonly_fields(self, request: HttpRequest, obj: APIKey | None = None) -> tuple[str, ...]:
-        return tuple(field for field in CHANGE_FIELDS if field != "name") if obj else ()
+        return tuple(field for field in CHANGE_FIELDS if field not in EDITABLE) if obj else ()
 
     def save_model(self, request: HttpRequest, obj: APIKey, form: forms.ModelForm, change: bool) -> None:
         if change:

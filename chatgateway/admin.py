@@ -8,13 +8,16 @@ from django.http import HttpRequest
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from apikeys.admin import APIKeyActionsOnUsers, APIKeyInline, APIKeyOwnerSearchOnUsers
+from apikeys.admin import APIKeyActionsOnUsers, APIKeyAdmin, APIKeyInline, APIKeyOwnerSearchOnUsers
+from apikeys.models import APIKey
 from providers.admin import ProviderAdmin
 from providers.models import Provider
-from quota.admin import QuotaColumnsOnUsers
+from quota.admin import APIKeyLimitInline, QuotaColumnsOnUsers, TeamLimitInline, UserLimitInline
 from relay.admin import ProviderConnectionTest
 from sso.admin import SSOIdentityInline
 from sso.models import SSOIdentity
+from teams.admin import TeamAdmin
+from teams.models import Team
 from usage.admin import QuotaInlineWithUsage
 
 admin.site.site_header = "ChatGateway administration"
@@ -23,7 +26,7 @@ admin.site.site_title = "ChatGateway"
 
 @admin.register(User)
 class GatewayUserAdmin(QuotaColumnsOnUsers, APIKeyActionsOnUsers, APIKeyOwnerSearchOnUsers, UserAdmin):
-    inlines = [QuotaInlineWithUsage, APIKeyInline]
+    inlines = [QuotaInlineWithUsage, UserLimitInline, APIKeyInline]
     # Staff status is left to the filter: the quota columns need the room.
     list_display = ("username", "email", "is_active", *QuotaColumnsOnUsers.quota_columns)
     list_filter = (*QuotaColumnsOnUsers.quota_filters, *UserAdmin.list_filter)
@@ -44,3 +47,19 @@ admin.site.unregister(Provider)
 @admin.register(Provider)
 class GatewayProviderAdmin(ProviderConnectionTest, ProviderAdmin):
     actions = [*ProviderAdmin.actions, "test_connection"]
+
+
+admin.site.unregister(APIKey)
+
+
+@admin.register(APIKey)
+class GatewayAPIKeyAdmin(APIKeyAdmin):
+    """A key's page, with the key's own limits (e.g. $5 a day and 60 requests a minute for a script)."""
+
+    def get_inlines(self, request: HttpRequest, obj: APIKey | None):
+        return [APIKeyLimitInline] if obj is not None else []
+
+
+@admin.register(Team)
+class GatewayTeamAdmin(TeamAdmin):
+    inlines = [*TeamAdmin.inlines, TeamLimitInline]

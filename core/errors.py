@@ -151,11 +151,17 @@ def _one_message(data: Any) -> str:
     return str(data)
 
 
-# OpenAI's SDKs retry 429 and 5xx on their own, up to a minute apart; a daily limit or the gateway's
-# own misconfiguration does not pass in a minute, so those answers tell the SDK not to retry.
+# OpenAI's SDKs retry 429 and 5xx on their own, up to a minute apart; a daily (weekly, monthly) limit or
+# the gateway's own misconfiguration does not pass in a minute, so those answers tell the SDK not to retry.
+# A per-minute limit does: the SDK waits its Retry-After.
 NOT_WORTH_RETRYING = {
     "daily_limit_reached",
     "daily_token_limit_reached",
+    *(
+        f"{period}_{metric}_limit_reached"
+        for period in ("day", "week", "month")
+        for metric in ("requests", "tokens", "cost")
+    ),
     "upstream_auth_401",
     "upstream_auth_403",
     "upstream_not_found",

@@ -159,6 +159,23 @@ _RELAY_HEADERS = [
         "any",
     ),
     ("x-ratelimit-reset-tokens", OpenApiTypes.STR, "Time until midnight, under a token limit.", None, "any"),
+    (
+        "x-ratelimit-limit-cost",
+        OpenApiTypes.STR,
+        "Money (a decimal, in x-ratelimit-cost-currency) of the binding cost limit, under one.",
+        None,
+        "any",
+    ),
+    ("x-ratelimit-remaining-cost", OpenApiTypes.STR, "Money left under the binding cost limit.", None, "any"),
+    (
+        "x-ratelimit-reset-cost",
+        OpenApiTypes.STR,
+        "Time until the binding cost limit resets (none: never).",
+        None,
+        "any",
+    ),
+    ("x-ratelimit-cost-currency", OpenApiTypes.STR, "The currency of the cost headers, e.g. `USD`.", None, "any"),
+    ("x-chatgateway-limit", OpenApiTypes.STR, "The limit that refused: whose, period, metric.", None, "refusal"),
     ("x-should-retry", OpenApiTypes.STR, "`false` (on /v1): a retry can't succeed (today).", None, "unretried"),
 ]
 

@@ -261,3 +261,8 @@ def readings(holders: Holders) -> list[Reading]:
 
 
 _PERIOD_ORDER = {period: index for index, period in enumerate(Period.values)}
+
+
+def readings_of_holder(holders: Holders, scope: str) -> list[Reading]:
+    """The readings of one holder's own limits (the admin's page of a user, key or team)."""
+    return [reading for reading in readings(holders) if reading.limit.scope == scope]

@@ -48,6 +48,7 @@ from quota.limits import (
 )
 from quota.models import Lease, Metric, Quota
 from quota.signals import lease_lost
+from teams.services import team_for_request
 
 
 @dataclasses.dataclass(frozen=True)
@@ -516,6 +517,15 @@ def quota_status(*, user_id: int, api_key_id: int | None = None, team_id: int | 
     )
 
 
+def quota_status_of_request(
+    *, user_id: int, api_key_id: int | None = None, key_team_id: int | None = None, team_asked: str | None = None
+) -> QuotaStatus:
+    """Where a request of this user, with this API key and naming this team, stands: the team it would draw
+    on decided as a relay decides it (TeamNotAllowed for a team it may not)."""
+    team = team_for_request(user_id=user_id, asked=team_asked, key_team_id=key_team_id)
+    return quota_status(user_id=user_id, api_key_id=api_key_id, team_id=team.pk if team is not None else None)
+
+
 def status_at_reservation(*, allowance: Allowance) -> QuotaStatus:
     """Where the user stood by `allowance` (their request's, at its reservation or after its
     settlement): for an answer whose later reading of the quota failed (the database went away
@@ -530,4 +540,5 @@ def status_at_reservation(*, allowance: Allowance) -> QuotaStatus:
         tokens_used_today=tokens_used,
         tokens_remaining=allowance.tokens_remaining,
         resets_at=clock.next_reset(),
+        currency=settings.CHATGATEWAY_CURRENCY,
     )

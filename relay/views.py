@@ -8,7 +8,7 @@ from core.db import in_db
 from core.openapi import relay_headers, rest_errors
 from core.parsers import StrictJSONParser
 from quota.headers import rate_limit_headers
-from quota.services import quota_status, status_at_reservation
+from quota.services import quota_status_of_request, status_at_reservation
 from relay.http import caller_of
 from relay.models import UsageRecord
 from relay.passthrough import relay_completion
@@ -32,13 +32,20 @@ class ChatView(AsyncAPIView):
     async def post(self, request: Request) -> Response:
         chat = ChatRequestSerializer(data=request.data, context={"user": request.user})
         chat.is_valid(raise_exception=True)
+        caller = caller_of(request)
         relayed = await relay_completion(
-            caller=caller_of(request),
+            caller=caller,
             params={"model": chat.validated_data["model"], "messages": chat.validated_data["messages"]},
             endpoint=UsageRecord.Endpoint.CHAT,
         )
         try:
-            quota = await in_db(quota_status, user_id=request.user.pk)
+            quota = await in_db(
+                quota_status_of_request,
+                user_id=caller.user_id,
+                api_key_id=caller.api_key_id,
+                key_team_id=caller.key_team_id,
+                team_asked=caller.team_asked,
+            )
         except DatabaseError:  # gone since the answer came: the answer is still the user's
             quota = status_at_reservation(allowance=relayed.allowance)
         body = {

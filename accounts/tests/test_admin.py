@@ -39,6 +39,7 @@ def change_form(user: User, **fields) -> dict:
         "quota-MAX_NUM_FORMS": "1", "quota-0-user": str(user.pk), "quota-0-daily_limit": "10",
         "api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0", "api_keys-MIN_NUM_FORMS": "0",
         "api_keys-MAX_NUM_FORMS": "1000",
+        "limits-TOTAL_FORMS": "0", "limits-INITIAL_FORMS": "0",
     }  # fmt: skip
     form.update(fields)
     return {key: value for key, value in form.items() if value is not None}

@@ -27,15 +27,19 @@ def test_the_list_filters_by_status(admin_client, user):
     assert usable.prefix not in page
 
 
-def test_only_the_name_can_change(admin_client, user):
+NO_LIMITS = {"limits-TOTAL_FORMS": "0", "limits-INITIAL_FORMS": "0"}  # the key's limits inline, left empty
+
+
+def test_only_the_name_and_the_team_can_change(admin_client, user):
     api_key, _ = create_api_key(user=user, name="laptop")
     url = f"/admin/apikeys/apikey/{api_key.pk}/change/"
     page = admin_client.get(url).content.decode()
     assert 'name="name"' in page
+    assert 'name="team"' in page  # whose shared limits it draws on: one of its user's teams
     assert 'name="expires_0"' not in page
     assert 'name="user"' not in page
 
-    response = admin_client.post(url, {"name": "old laptop", "expires_0": "2099-01-01", "user": "999"})
+    response = admin_client.post(url, {"name": "old laptop", "expires_0": "2099-01-01", "user": "999", **NO_LIMITS})
 
     assert response.status_code == 302
     api_key.refresh_from_db()
@@ -48,7 +52,7 @@ def test_saving_the_page_keeps_a_revocation_made_meanwhile(admin_client, user):
     admin_client.get(url)
     api_key.revoke()
 
-    admin_client.post(url, {"name": "old laptop"})
+    admin_client.post(url, {"name": "old laptop", **NO_LIMITS})
 
     saved = APIKey.objects.get()
     assert saved.name == "old laptop"

@@ -54,7 +54,7 @@ def test_a_fresh_last_used_costs_no_write(user, clock, django_assert_num_queries
     quota_with(raw_key, client)  # records the first use; the quota middleware's daily reset runs once too
 
     clock.shift(30)
-    with django_assert_num_queries(3):  # the key with its user; the quota; the limits in force
+    with django_assert_num_queries(4):  # the key with its user; its team; the quota; the limits in force
         assert quota_with(raw_key, client).status_code == 200
 
 
@@ -64,5 +64,7 @@ def test_a_stale_last_used_costs_one_update(user, clock, django_assert_num_queri
     quota_with(raw_key, client)
 
     clock.shift(61)
-    with django_assert_num_queries(4):  # the key with its user; one UPDATE of last_used; the quota; the limits
+    with django_assert_num_queries(
+        5
+    ):  # the key with its user; one UPDATE of last_used; its team; the quota; the limits
         assert quota_with(raw_key, client).status_code == 200

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from quota.models import Plan, Quota
 
+# The plan page's limits inline, left empty.
+NO_LIMITS = {"limits-TOTAL_FORMS": "0", "limits-INITIAL_FORMS": "0"}
+
 
 def test_it_lists_plans_with_their_limits_and_users(admin_client, make_user):
     student = Plan.objects.create(name="student", daily_request_limit=30, daily_token_limit=50_000)
@@ -34,7 +37,8 @@ def test_it_finds_plans_by_name(admin_client):
 
 def test_it_creates_a_plan(admin_client):
     response = admin_client.post(
-        "/admin/quota/plan/add/", {"name": "guest", "daily_request_limit": "3", "daily_token_limit": ""}
+        "/admin/quota/plan/add/",
+        {"name": "guest", "daily_request_limit": "3", "daily_token_limit": "", **NO_LIMITS},
     )
 
     assert response.status_code == 302

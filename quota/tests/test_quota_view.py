@@ -24,6 +24,8 @@ def test_it_shows_the_callers_limit_use_and_reset_time(user, settings):
         "tokens_used_today": response.json()["tokens_used_today"],
         "tokens_remaining": None,
         "resets_at": "2026-07-02T00:00:00-04:00",
+        "limits": [],  # none beyond the daily ones
+        "currency": "USD",
     }
     assert response.json()["tokens_used_today"] > 0
 
