@@ -20,6 +20,7 @@ from chatgateway.env import (
     envbool,
     envchoice,
     envcsp,
+    envcurrency,
     envfernetkeys,
     envfloat,
     envgroupmap,
@@ -371,6 +372,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, 
 CHATGATEWAY_MAX_JSON_DEPTH = envint("CHATGATEWAY_MAX_JSON_DEPTH", 64, minimum=1)
 # Request headers past this many bytes in all (names and values) get 431 (core/bodylimit.py).
 CHATGATEWAY_MAX_HEADER_BYTES = envint("CHATGATEWAY_MAX_HEADER_BYTES", 16 * 1024, minimum=1024)
+# The one currency of prices and costs (core/money.py): costs are kept in nano-units of it, and each usage
+# record keeps the currency it was charged in. The shipped price table (fixtures/prices.json) is in USD.
+CHATGATEWAY_CURRENCY = envcurrency("CHATGATEWAY_CURRENCY", "USD")
 CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
 CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
 if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:
