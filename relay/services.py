@@ -14,7 +14,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from core import metrics, requestid
-from providers import catalog
+from providers import catalog, pricing
 from quota import clock
 from quota.services import Reservation, refund_request, reserve_request, settle_request
 from relay import outbox, upstream
@@ -81,13 +81,14 @@ class RelayAttempt:
             prompt = estimate_request_tokens(self.params or {"messages": self.messages})
             completion = estimate_tokens(answer)
             usage = upstream.Usage(prompt, completion, prompt + completion)
+        cost = self.cost_of(usage)
         unsettled = self._settle(tokens=usage.total_tokens)  # the answer is the client's whatever happens
         self._record(status_code, model=model, usage=usage, estimated=estimated, answer=answer,
-                     request_id=request_id, error=error, unsettled=unsettled)  # fmt: skip
+                     request_id=request_id, error=error, unsettled=unsettled, cost=cost)  # fmt: skip
         return usage
 
     def fail(self, error: upstream.UpstreamError) -> None:
-        """The upstream failed: nothing counts."""
+        """The upstream failed: nothing counts, and it costs nothing."""
         unsettled = self._settle(tokens=None)  # the client gets the upstream's error whatever happens
         self._record(error.status, error=error.reason, unsettled=unsettled)
 
@@ -123,10 +124,12 @@ class RelayAttempt:
         request_id: str | None = None,
         error: str = "",
         unsettled: dict[str, Any] | None = None,
+        cost: int = 0,
     ) -> None:
-        """Store the attempt. If the database fails now, the client still gets the answer or error it
-        has earned (a failed record must not turn an answer into a 503): what the database did not
-        take (the record, and the quota's `unsettled` write) goes to the outbox. A settlement kept in
+        """Store the attempt, with its `cost` in nanos (what its settled tokens cost; 0 for a failure). If
+        the database fails now, the client still gets the answer or error it has earned (a failed record
+        must not turn an answer into a 503): what the database did not take (the record, and the quota's
+        `unsettled` write) goes to the outbox. A settlement kept in
         the outbox takes its record with it, so that the outbox applies both in one transaction, once.
         A record the database refuses for good (its user or API key deleted while the request was in
         flight) is written without the key, or set aside (relay/outbox.py), never deferred."""
@@ -143,6 +146,8 @@ class RelayAttempt:
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
             estimated=estimated,
+            cost=cost,
+            currency=settings.CHATGATEWAY_CURRENCY,
             latency_ms=self._elapsed_ms(),
             ttfb_ms=self.ttfb_ms,
             upstream_request_id=(request_id or "")[:200],
@@ -167,6 +172,8 @@ class RelayAttempt:
             provider=self.trail.provider or metrics.DEFAULT_PROVIDER,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            cost_nanos=cost,
+            currency=settings.CHATGATEWAY_CURRENCY,
             error=error,
         )
         if unsettled is None:
@@ -178,6 +185,19 @@ class RelayAttempt:
                     outbox.resolve(quota=None, record=fields)
                     return
         outbox.defer(quota=unsettled, record=fields)
+
+    def cost_of(self, usage: upstream.Usage) -> int:
+        """What `usage` costs at the price of the deployment that answered, in the snapshot it was routed
+        by (0 when the model is unpriced: a cost limit refuses those before they are relayed)."""
+        price = self.trail.price
+        if price is None:
+            return 0
+        return pricing.cost_nanos(
+            price,
+            input_tokens=usage.prompt_tokens,
+            cached_input_tokens=usage.cached_tokens,
+            output_tokens=usage.completion_tokens,
+        )
 
     def _elapsed_ms(self) -> int:
         return round((time.monotonic() - self.started) * 1000)
