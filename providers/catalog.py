@@ -143,7 +143,7 @@ class Catalog:
             self.prices.by_name.get(public_model, ()),
         )
         for entries in candidates:
-            if (found := _in_force(entries, day)) is not None:
+            if (found := in_force(entries, day)) is not None:
                 return found
         return None
 
@@ -174,7 +174,8 @@ class Catalog:
         return sorted(name for name, entry in self.models.items() if entry.allowed_for(plan_id))
 
 
-def _in_force(entries: tuple[PriceEntry, ...], day: dt.date) -> PriceEntry | None:
+def in_force(entries: tuple[PriceEntry, ...], day: dt.date) -> PriceEntry | None:
+    """Of one key's prices (newest first), the one in force on `day`."""
     return next((entry for entry in entries if entry.valid_from <= day), None)
 
 
