@@ -274,7 +274,6 @@ class Price(models.Model):
     note = models.CharField(
         max_length=200, blank=True, help_text="Where it comes from, e.g. the provider's price list."
     )
-    updated = models.DateTimeField(auto_now=True)
 
     objects = PriceManager()
 
