@@ -104,7 +104,7 @@ def envcurrency(name: str, default: str) -> str:
     """An ISO 4217 currency code: three capital letters (USD, CNY, EUR…)."""
     value = (os.environ.get(name) or "").strip() or default
     if not re.fullmatch(r"[A-Z]{3}", value):
-        raise ImproperlyConfigured(f"{name} must be an ISO 4217 currency code of three capital letters (USD), not {value!r}")
+        raise ImproperlyConfigured(f"{name} must be a currency's ISO 4217 code, three capital letters, not {value!r}")
     return value
 
 
