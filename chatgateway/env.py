@@ -7,6 +7,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -96,6 +97,14 @@ def envchoice(name: str, default: str, choices: set[str]) -> str:
     value = (os.environ.get(name) or "").strip().lower() or default
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(sorted(choices))}, not {value!r}")
+    return value
+
+
+def envcurrency(name: str, default: str) -> str:
+    """An ISO 4217 currency code: three capital letters (USD, CNY, EUR…)."""
+    value = (os.environ.get(name) or "").strip() or default
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ImproperlyConfigured(f"{name} must be a currency's ISO 4217 code, three capital letters, not {value!r}")
     return value
 
 

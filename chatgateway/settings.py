@@ -20,6 +20,7 @@ from chatgateway.env import (
     envbool,
     envchoice,
     envcsp,
+    envcurrency,
     envfernetkeys,
     envfloat,
     envgroupmap,
@@ -356,13 +357,8 @@ CHATGATEWAY_DAILY_LIMIT = envint("CHATGATEWAY_DAILY_LIMIT", 10, minimum=0)
 CHATGATEWAY_DAILY_TOKEN_LIMIT = envint("CHATGATEWAY_DAILY_TOKEN_LIMIT", 0, minimum=0) or None
 # Completion tokens reserved for a request that sets no max_tokens, where a token limit applies.
 CHATGATEWAY_COMPLETION_RESERVE = envint("CHATGATEWAY_COMPLETION_RESERVE", 4096, minimum=1)
-# Budgets (quota.Limit): the currency of every price and cost limit, and the day a week starts on
-# (0 Monday … 6 Sunday) for weekly limits, whose periods are calendar ones in TIME_ZONE.
-CHATGATEWAY_CURRENCY = (envstr("CHATGATEWAY_CURRENCY", "USD") or "USD").upper()
-if not (len(CHATGATEWAY_CURRENCY) == 3 and CHATGATEWAY_CURRENCY.isalpha() and CHATGATEWAY_CURRENCY.isascii()):
-    raise ImproperlyConfigured(
-        f"CHATGATEWAY_CURRENCY must be an ISO 4217 code such as USD or CNY, not {CHATGATEWAY_CURRENCY!r}."
-    )
+# The day weekly limits (quota.Limit) start on: 0 Monday … 6 Sunday; their periods, like the others, are
+# calendar ones in TIME_ZONE.
 CHATGATEWAY_WEEK_STARTS_ON = envint("CHATGATEWAY_WEEK_STARTS_ON", 0, minimum=0)
 if CHATGATEWAY_WEEK_STARTS_ON > 6:
     raise ImproperlyConfigured("CHATGATEWAY_WEEK_STARTS_ON is a day of the week: 0 (Monday) to 6 (Sunday).")
@@ -382,6 +378,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("CHATGATEWAY_MAX_BODY_BYTES", 1024 * 1024, 
 CHATGATEWAY_MAX_JSON_DEPTH = envint("CHATGATEWAY_MAX_JSON_DEPTH", 64, minimum=1)
 # Request headers past this many bytes in all (names and values) get 431 (core/bodylimit.py).
 CHATGATEWAY_MAX_HEADER_BYTES = envint("CHATGATEWAY_MAX_HEADER_BYTES", 16 * 1024, minimum=1024)
+# The one currency of prices and costs (core/money.py): costs are kept in nano-units of it, and each usage
+# record keeps the currency it was charged in. The shipped price table (fixtures/prices.json) is in USD.
+CHATGATEWAY_CURRENCY = envcurrency("CHATGATEWAY_CURRENCY", "USD")
 CHATGATEWAY_MODEL = envstr("CHATGATEWAY_MODEL", "gpt-4o-mini")
 CHATGATEWAY_MODELS = envlist("CHATGATEWAY_MODELS", [CHATGATEWAY_MODEL])
 if CHATGATEWAY_MODEL not in CHATGATEWAY_MODELS:

@@ -36,6 +36,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject, empty
 
 from core.apis import api_for
+from core.money import NANOS
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -110,6 +111,11 @@ def _make() -> dict[str, Any]:
             buckets=TTFB_BUCKETS,
         ),
         "tokens": Counter("chatgateway_tokens", "Tokens of relayed requests.", ["model", "provider", "kind"]),
+        "cost": Counter(
+            "chatgateway_cost",
+            "What relayed requests cost, in units of the currency, at the prices in force.",
+            ["model", "provider", "currency"],
+        ),
         "failures": Counter(
             "chatgateway_upstream_failures",
             "Relay attempts that failed, by the relay's reason code.",
@@ -151,9 +157,10 @@ def reason_label(reason: str) -> str:
 
 def relay_attempt_ended(
     *, model: str, offered: bool = False, provider: str = DEFAULT_PROVIDER, prompt_tokens: int,
-    completion_tokens: int, error: str,
+    completion_tokens: int, error: str, cost_nanos: int = 0, currency: str = "",
 ) -> None:  # fmt: skip
-    """A relay attempt ended (relay.services.RelayAttempt, when it is recorded): its tokens, its failure.
+    """A relay attempt ended (relay.services.RelayAttempt, when it is recorded): its tokens, its cost (in
+    nanos of `currency`, the one setting: a bounded label), its failure.
     `offered`: the relay knows the model is one the gateway offers (its catalog, which core can't read)."""
     if not enabled():
         return
@@ -166,6 +173,8 @@ def relay_attempt_ended(
         _child("tokens", label, provider, "prompt").inc(prompt_tokens)
     if completion_tokens:
         _child("tokens", label, provider, "completion").inc(completion_tokens)
+    if cost_nanos:
+        _child("cost", label, provider, currency).inc(cost_nanos / NANOS)
     if error:
         _child("failures", provider, reason_label(error)).inc()
 

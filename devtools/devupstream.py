@@ -28,6 +28,8 @@ or for every request by `POST /_dev/fault {"fault": "<directives>"}`:
                        characters of JSON, and no text (finish_reason "tool_calls")
     [dev:nousage]      report no usage: no usage chunk even with stream_options.include_usage, and no
                        `usage` in an unstreamed answer
+    [dev:cached=N]     chat: report N of the prompt's tokens (at most all of them) as served from a cache,
+                       in `usage.prompt_tokens_details.cached_tokens`, as OpenAI and DeepSeek do
 
 cut, stall and error_event shape streams only; an unstreamed answer ignores them. Directives combine,
 e.g. `[dev:chunks=20] [dev:interval=0.1] [dev:cut=5]`. Embeddings, which do not stream, heed status, delay,
@@ -89,7 +91,7 @@ EMBEDDING_DIMENSIONS = 64  # when a request sets no `dimensions` (OpenAI's small
 LEGACY_DEFAULT_MAX_TOKENS = 16  # OpenAI's /v1/completions cap when a request sets none
 _TOKEN = re.compile(r"\s*\S+")  # a token, with the whitespace before it
 _DIRECTIVE = re.compile(
-    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak|tool_call)(?:=([0-9.]+|[a-z]+))?\]"
+    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak|tool_call|cached)(?:=([0-9.]+|[a-z]+))?\]"
 )
 
 
@@ -164,6 +166,7 @@ class _Shape:
     error_event: bool = False
     nousage: bool = False
     tool_call: int | None = None
+    cached: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> _Shape:
@@ -182,6 +185,7 @@ class _Shape:
             error_event="error_event" in found,
             nousage="nousage" in found,
             tool_call=None if (calls := number("tool_call", bare=100)) is None else int(calls),
+            cached=None if (cached := number("cached", bare=0)) is None else int(cached),
         )
 
     def pieces(self, answer: str) -> list[str]:
@@ -321,11 +325,13 @@ class _Handler(BaseHTTPRequestHandler):
         finish_reason = "length" if cut_short else "stop"
         answer = "".join(pieces)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"]) or 1
-        usage: dict[str, int] | None = {
+        usage: dict[str, Any] | None = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": len(answer.split()),
             "total_tokens": prompt_tokens + len(answer.split()),
         }
+        if shape.cached is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": min(shape.cached, prompt_tokens)}
         if shape.nousage:
             usage = None
         completion_id = f"chatcmpl-dev-{uuid.uuid4().hex[:12]}"

@@ -1,4 +1,4 @@
-"""The catalog's admin: providers with their keys, models with their deployments.
+"""The catalog's admin: providers with their keys, models with their deployments, prices.
 
 A key's secret is write-only here: typed once (a password field, never filled back in), stored encrypted,
 shown afterwards as its last four characters only. Saving a key's row with the field left blank keeps the
@@ -7,13 +7,16 @@ stored secret."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
-from providers.models import ENDPOINTS, Deployment, Model, Provider, ProviderKey
+from providers import catalog
+from providers.models import ENDPOINTS, Deployment, Model, Price, Provider, ProviderKey
 from providers.services import reenable_refused_keys
 
 
@@ -226,3 +229,45 @@ class ModelAdmin(admin.ModelAdmin):
     @admin.display(description="plans")
     def allowed_plans(self, model: Model) -> str:
         return ", ".join(plan.name for plan in model.plans.all()) or "all"
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    """The price table, in CHATGATEWAY_CURRENCY per million tokens. Saving bumps the catalog's version
+    (providers/apps.py), so the next request is charged at the new price; records keep what they were."""
+
+    list_display = ("priced", "input", "cached_input", "output", "valid_from", "in_force", "note")
+    list_filter = ("valid_from", ("deployment", admin.EmptyFieldListFilter))
+    search_fields = ("model_name", "deployment__upstream_model", "deployment__model__name", "note")
+    list_select_related = ("deployment__provider",)
+    fields = ("model_name", "deployment", "input", "cached_input", "output", "valid_from", "note")
+    date_hierarchy = "valid_from"
+
+    def get_form(self, request: HttpRequest, obj: Price | None = None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        currency = settings.CHATGATEWAY_CURRENCY
+        for name in ("input", "cached_input", "output"):
+            field = form.base_fields[name]
+            field.help_text = f"{field.help_text} In {currency}."
+        return form
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "deployment":
+            kwargs["queryset"] = Deployment.objects.select_related("provider", "model")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="prices", ordering="model_name")
+    def priced(self, price: Price) -> str:
+        return f"{price.deployment} (deployment)" if price.deployment_id else price.model_name
+
+    @admin.display(description="in force today", boolean=True)
+    def in_force(self, price: Price) -> bool:
+        """Whether this row is the one a request would be charged at today (for its name or deployment)."""
+        prices = catalog.current().prices
+        entries = (
+            prices.by_deployment.get(price.deployment_id, ())
+            if price.deployment_id
+            else prices.by_name.get(price.model_name, ())
+        )
+        found = catalog.in_force(entries, timezone.localdate())
+        return found is not None and found.id == price.pk

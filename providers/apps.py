@@ -10,10 +10,10 @@ class ProvidersConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from providers import catalog, checks, crypto, services  # noqa: F401  (checks: registers them)
-        from providers.models import Deployment, Model, Provider, ProviderKey
+        from providers.models import Deployment, Model, Price, Provider, ProviderKey
 
         # Every change to the catalog bumps its version, in the same transaction (providers/catalog.py).
-        for model in (Provider, ProviderKey, Model, Deployment):
+        for model in (Provider, ProviderKey, Model, Deployment, Price):
             post_save.connect(services.catalog_changed, sender=model, dispatch_uid=f"catalog-save-{model.__name__}")
             post_delete.connect(services.catalog_changed, sender=model, dispatch_uid=f"catalog-del-{model.__name__}")
         m2m_changed.connect(services.catalog_changed, sender=Model.plans.through, dispatch_uid="catalog-plans")

@@ -18,21 +18,24 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime as dt
 import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from providers import crypto
-from providers.models import ENDPOINTS, CatalogVersion, Deployment, Model, Provider, ProviderKey
+from providers.models import ENDPOINTS, CatalogVersion, Deployment, Model, Price, Provider, ProviderKey
 
 logger = logging.getLogger("providers.catalog")
 
@@ -95,18 +98,85 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
+class PriceEntry:
+    """A price per million tokens, in CHATGATEWAY_CURRENCY (providers.pricing turns it into a cost).
+    `cached_input` is the input price when the administrator set none."""
+
+    id: int | None  # None: made up (worst_price)
+    input: Decimal
+    cached_input: Decimal
+    output: Decimal
+    valid_from: dt.date
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Every price row, each key's newest `valid_from` first: by deployment id, and by model name."""
+
+    by_deployment: Mapping[int, tuple[PriceEntry, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    by_name: Mapping[str, tuple[PriceEntry, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class Catalog:
     version: int
     implicit: bool
     models: Mapping[str, ModelEntry]
     providers: Mapping[str, ProviderEntry]
+    prices: Prices = field(default_factory=Prices)
 
     def model(self, name: str) -> ModelEntry | None:
         return self.models.get(name)
 
+    def price(
+        self, public_model: str, deployment: DeploymentEntry | str | None = None, *, on: dt.date | None = None
+    ) -> PriceEntry | None:
+        """The price in force `on` (default: today in TIME_ZONE) for a request for `public_model` answered
+        by `deployment` (or by the provider model of that name): the deployment's own price, else the
+        price named for its provider model, else the one named for the public model; None: unpriced."""
+        day = on or timezone.localdate()
+        deployment_id = deployment.id if isinstance(deployment, DeploymentEntry) else None
+        upstream = deployment.upstream_model if isinstance(deployment, DeploymentEntry) else deployment
+        candidates = (
+            self.prices.by_deployment.get(deployment_id, ()) if deployment_id is not None else (),
+            self.prices.by_name.get(upstream, ()) if upstream else (),
+            self.prices.by_name.get(public_model, ()),
+        )
+        for entries in candidates:
+            if (found := in_force(entries, day)) is not None:
+                return found
+        return None
+
+    def worst_price(
+        self, public_model: str, *, endpoint: str | None = None, on: dt.date | None = None
+    ) -> PriceEntry | None:
+        """The highest input, cached input and output prices (each on its own) over the deployments a
+        request for `public_model` could be routed to (those speaking `endpoint`, if given): what to reserve
+        before routing picks one. None if the model is unknown or any of those deployments is unpriced (a
+        cost limit can't bound a request that may be answered for nothing counted)."""
+        entry = self.model(public_model)
+        if entry is None:
+            return None
+        deployments = [d for d in entry.deployments if endpoint is None or endpoint in d.provider.endpoints]
+        prices = [self.price(public_model, deployment, on=on) for deployment in deployments]
+        if not prices or any(price is None for price in prices):
+            return None
+        return PriceEntry(
+            id=None,
+            input=max(price.input for price in prices),
+            cached_input=max(price.cached_input for price in prices),
+            output=max(price.output for price in prices),
+            valid_from=max(price.valid_from for price in prices),
+        )
+
     def model_names_for(self, plan_id: int | None) -> list[str]:
         """The public names a user of plan `plan_id` may use (None: a user without a plan), sorted."""
         return sorted(name for name, entry in self.models.items() if entry.allowed_for(plan_id))
+
+
+def in_force(entries: tuple[PriceEntry, ...], day: dt.date) -> PriceEntry | None:
+    """Of one key's prices (newest first), the one in force on `day`."""
+    return next((entry for entry in entries if entry.valid_from <= day), None)
 
 
 # --- The process's snapshot -------------------------------------------------------------------------
@@ -189,8 +259,9 @@ def _load() -> Catalog:
     # The version is read before the rows: a change committed in between makes the rows newer than the
     # version, and the next poll loads again; never the other way round.
     version = _stored_version()
+    prices = load_prices()
     if not Provider.objects.exists():
-        return implicit_catalog(version)
+        return implicit_catalog(version, prices=prices)
     providers = {
         provider.name: entry
         for provider in Provider.objects.filter(enabled=True).prefetch_related(
@@ -218,7 +289,38 @@ def _load() -> Catalog:
             plan_ids = frozenset(plan.pk for plan in model.plans.all())
             models[model.name] = ModelEntry(id=model.pk, name=model.name, deployments=usable, plan_ids=plan_ids)
     return Catalog(
-        version=version, implicit=False, models=MappingProxyType(models), providers=MappingProxyType(providers)
+        version=version,
+        implicit=False,
+        models=MappingProxyType(models),
+        providers=MappingProxyType(providers),
+        prices=prices,
+    )
+
+
+def load_prices() -> Prices:
+    """Every price row (one query), grouped and newest first; which is in force is decided per request,
+    by date, so that a price entered ahead starts on its day without a reload."""
+    return prices_of(Price.objects.order_by("-valid_from", "-pk"))
+
+
+def prices_of(rows: Iterable[Price]) -> Prices:
+    by_deployment: dict[int, list[PriceEntry]] = {}
+    by_name: dict[str, list[PriceEntry]] = {}
+    for row in rows:  # newest first
+        entry = PriceEntry(
+            id=row.pk,
+            input=row.input,
+            cached_input=row.input if row.cached_input is None else row.cached_input,
+            output=row.output,
+            valid_from=row.valid_from,
+        )
+        if row.deployment_id is not None:
+            by_deployment.setdefault(row.deployment_id, []).append(entry)
+        elif row.model_name:
+            by_name.setdefault(row.model_name, []).append(entry)
+    return Prices(
+        by_deployment=MappingProxyType({key: tuple(value) for key, value in by_deployment.items()}),
+        by_name=MappingProxyType({key: tuple(value) for key, value in by_name.items()}),
     )
 
 
@@ -255,7 +357,7 @@ def _provider_entry(provider: Provider, *, every_key: bool = False) -> ProviderE
     )
 
 
-def implicit_catalog(version: int = 0) -> Catalog:
+def implicit_catalog(version: int = 0, *, prices: Prices | None = None) -> Catalog:
     """The catalog of a gateway with no provider configured: the OPENAI_* settings and CHATGATEWAY_MODELS."""
     secret = settings.OPENAI_API_KEY
     provider = ProviderEntry(
@@ -285,6 +387,7 @@ def implicit_catalog(version: int = 0) -> Catalog:
         implicit=True,
         models=MappingProxyType(models),
         providers=MappingProxyType({IMPLICIT_PROVIDER: provider}),
+        prices=prices or Prices(),
     )
 
 

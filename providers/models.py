@@ -226,3 +226,84 @@ class CatalogVersion(models.Model):
 
     def __str__(self) -> str:
         return f"catalog version {self.version}"
+
+
+class PriceManager(models.Manager["Price"]):
+    def get_by_natural_key(self, model_name: str, valid_from: str, deployment: int | None = None) -> Price:
+        return self.get(model_name=model_name, valid_from=valid_from, deployment=deployment)
+
+
+class Price(models.Model):
+    """What a model costs per million tokens, in the gateway's currency (CHATGATEWAY_CURRENCY), from a day on.
+
+    A deployment's own price wins; else the price named for the deployment's provider model; else the one
+    named for the public model (providers.catalog.Catalog.price). The table is dated: the price in force
+    is the one of the latest `valid_from` not after today, so a change can be entered ahead. Each usage
+    record keeps the cost it was charged: a change never rewrites history."""
+
+    model_name = models.CharField(
+        max_length=200,
+        blank=True,
+        db_index=True,
+        help_text="The model it prices: a provider's model name (gpt-4o-2024-08-06) or a public one (smart). "
+        "May be empty for a deployment's own price.",
+    )
+    deployment = models.ForeignKey(
+        Deployment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="prices",
+        help_text="Only this deployment: wins over a price by name.",
+    )
+    input = models.DecimalField(
+        max_digits=14, decimal_places=6, validators=[MinValueValidator(0)], help_text="Per million prompt tokens."
+    )
+    cached_input = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Per million prompt tokens the provider served from its cache; empty: the input price.",
+    )
+    output = models.DecimalField(
+        max_digits=14, decimal_places=6, validators=[MinValueValidator(0)], help_text="Per million completion tokens."
+    )
+    valid_from = models.DateField(help_text="The first day (in TIME_ZONE) this price applies.")
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Where it comes from, e.g. the provider's price list."
+    )
+
+    objects = PriceManager()
+
+    class Meta:
+        ordering = ["model_name", "deployment", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_name", "valid_from"],
+                condition=models.Q(deployment__isnull=True),
+                name="one_price_per_name_and_day",
+            ),
+            models.UniqueConstraint(fields=["deployment", "valid_from"], name="one_price_per_deployment_and_day"),
+            models.CheckConstraint(
+                condition=models.Q(input__gte=0, output__gte=0)
+                & (models.Q(cached_input__isnull=True) | models.Q(cached_input__gte=0)),
+                name="price_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(model_name="") | models.Q(deployment__isnull=False),
+                name="price_names_a_model_or_a_deployment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = str(self.deployment) if self.deployment_id else self.model_name
+        return f"{what} from {self.valid_from}"
+
+    def natural_key(self) -> tuple:
+        return (self.model_name, str(self.valid_from), self.deployment_id)
+
+    def clean(self) -> None:
+        if not self.model_name and self.deployment_id is None:
+            raise ValidationError("Name the model it prices, or choose a deployment.")

@@ -8,14 +8,16 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from providers import crypto
-from providers.models import COMPLETION_CAPS, Deployment, Model, Provider, ProviderKey
+from providers.models import COMPLETION_CAPS, Deployment, Model, Price, Provider, ProviderKey
 from quota.models import Plan
 
 Node = yaml.Node
@@ -50,6 +52,15 @@ class ProviderDecl:
     keys: list[KeyDecl]
 
 
+@dataclass(frozen=True)
+class PriceDecl:
+    """Per million tokens, in CHATGATEWAY_CURRENCY; `cached_input` None: the input price."""
+
+    input: Decimal
+    cached_input: Decimal | None
+    output: Decimal
+
+
 @dataclass
 class DeploymentDecl:
     line: int
@@ -58,6 +69,7 @@ class DeploymentDecl:
     priority: int
     weight: int
     enabled: bool
+    price: PriceDecl | None = None
 
 
 @dataclass
@@ -68,6 +80,7 @@ class ModelDecl:
     enabled: bool
     plans: list[str]
     deployments: list[DeploymentDecl]
+    price: PriceDecl | None = None
 
 
 @dataclass
@@ -155,8 +168,9 @@ PROVIDER_FIELDS = {
     "name", "kind", "base_url", "api_version", "key_env", "headers", "timeout", "max_retries",
     "completion_cap", "endpoints", "enabled",
 }  # fmt: skip
-MODEL_FIELDS = {"name", "description", "enabled", "plans", "deployments"}
-DEPLOYMENT_FIELDS = {"provider", "model", "priority", "weight", "enabled"}
+MODEL_FIELDS = {"name", "description", "enabled", "plans", "deployments", "price"}
+DEPLOYMENT_FIELDS = {"provider", "model", "priority", "weight", "enabled", "price"}
+PRICE_FIELDS = {"input", "cached_input", "output"}
 # The Provider model's fields as the file names them, to put its validation errors on the right line.
 FILE_NAME_OF = {"extra_headers": "headers", "upstream_model": "model"}
 
@@ -279,6 +293,7 @@ def _model(reader: _Reader, node: Node) -> ModelDecl:
         enabled=reader.field(fields, "enabled", reader.boolean, True),
         plans=[text for _, text in reader.field(fields, "plans", reader.texts, [])],
         deployments=deployments,
+        price=_price(reader, fields["price"]) if "price" in fields else None,
     )
 
 
@@ -291,10 +306,39 @@ def _deployment(reader: _Reader, node: Node) -> DeploymentDecl:
         priority=reader.field(fields, "priority", reader.whole, 1, minimum=0),
         weight=reader.field(fields, "weight", reader.whole, 1, minimum=1),
         enabled=reader.field(fields, "enabled", reader.boolean, True),
+        price=_price(reader, fields["price"]) if "price" in fields else None,
     )
     row = Deployment(upstream_model=deployment.upstream_model, priority=deployment.priority, weight=deployment.weight)
     _validate_like_admin(row, fields, node, exclude=("model", "provider"))
     return deployment
+
+
+def _price(reader: _Reader, node: Node) -> PriceDecl:
+    """`price: {input: 2.5, cached_input: 1.25, output: 10}`: per million tokens, at most six decimals."""
+    fields = reader.mapping(node, PRICE_FIELDS, "a price")
+    amounts = {
+        name: _amount(reader, fields[name]) if name in fields else None for name in ("input", "cached_input", "output")
+    }
+    for name in ("input", "output"):
+        if amounts[name] is None:
+            raise _Problem(node, f"a price needs {name!r} (per million tokens)")
+    _validate_like_admin(
+        Price(model_name="-", valid_from=timezone.localdate(), **amounts), fields, node, exclude=("deployment",)
+    )
+    return PriceDecl(**amounts)
+
+
+def _amount(reader: _Reader, node: Node) -> Decimal:
+    value = reader.scalar(node)
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise InvalidOperation
+        amount = Decimal(str(value))  # str: a YAML float's digits as written, not its binary approximation
+    except InvalidOperation:
+        raise _Problem(node, "expected an amount per million tokens, e.g. 2.5") from None
+    if not amount.is_finite() or amount < 0:
+        raise _Problem(node, "expected an amount of 0 or more")
+    return amount
 
 
 def check_against_database(declaration: Declaration, *, prune: bool) -> None:
@@ -441,7 +485,28 @@ def _apply_model(decl: ModelDecl, providers: dict[str, Provider], report: Report
         model.plans.set(plans)
         changed.append("plans")
     changed += _apply_deployments(model, decl.deployments, providers)
+    if decl.price is not None and _apply_price(decl.price, model_name=decl.name):
+        changed.append("price")
     report.add(f"model {decl.name}", _outcome(created, changed))
+
+
+def _apply_price(decl: PriceDecl, *, model_name: str = "", deployment: Deployment | None = None) -> bool:
+    """Make the file's price the one in force from today, for the public model's name or the deployment;
+    True if that changed anything. Earlier prices stay as they were (records keep what they were charged);
+    a price already in force that equals the file's is left alone, so a second run changes nothing."""
+    today = timezone.localdate()
+    rows = Price.objects.filter(model_name=model_name, deployment=deployment, valid_from__lte=today)
+    current = rows.order_by("-valid_from").first()
+    wanted = {"input": decl.input, "cached_input": decl.cached_input, "output": decl.output}
+    if current is not None and all(getattr(current, name) == value for name, value in wanted.items()):
+        return False
+    Price.objects.update_or_create(
+        model_name=model_name,
+        deployment=deployment,
+        valid_from=today,
+        defaults={**wanted, "note": "from the providers file"},
+    )
+    return True
 
 
 def _apply_deployments(model: Model, decls: list[DeploymentDecl], providers: dict[str, Provider]) -> list[str]:
@@ -457,6 +522,8 @@ def _apply_deployments(model: Model, decls: list[DeploymentDecl], providers: dic
         if _update(deployment, values) or deployment.pk is None:
             deployment.save()
             changed = True
+        if decl.price is not None:
+            changed = _apply_price(decl.price, deployment=deployment) or changed
     for deployment in existing.values():
         deployment.delete()
         changed = True

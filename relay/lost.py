@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.dispatch import receiver
 from django.utils import timezone
@@ -35,6 +36,8 @@ def record_lost_request(sender: type[Lease], lease: Lease, **kwargs: Any) -> Non
         status_code=LOST_STATUS,
         latency_ms=max(0, round((timezone.now() - lease.taken).total_seconds() * 1000)),
         error=UsageRecord.LOST,
+        cost=0,  # refunded as a failed call: nothing is charged
+        currency=settings.CHATGATEWAY_CURRENCY,
         day=lease.day,
         reservation_id=lease.pk,
         request_id=str(note.get("request_id") or "")[:128],

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from core import money
 
 
 class UsageRecord(models.Model):
@@ -50,6 +54,14 @@ class UsageRecord(models.Model):
     total_tokens = models.PositiveIntegerField(default=0)
     estimated = models.BooleanField(
         default=False, help_text="The upstream reported no usage: the tokens are estimated from the text."
+    )
+    cost = models.BigIntegerField(
+        default=0,
+        help_text="What it was charged, in nano-units (10⁻⁹) of `currency`, at the answering deployment's price "
+        "then (providers.pricing); 0 for a failed call or an unpriced model. A later price change leaves it.",
+    )
+    currency = models.CharField(
+        max_length=3, blank=True, default="", help_text="CHATGATEWAY_CURRENCY when it was charged (ISO code)."
     )
     latency_ms = models.PositiveIntegerField(help_text="From the request reaching the relay to its end.")
     ttfb_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Streams: time to the first chunk.")
@@ -99,3 +111,8 @@ class UsageRecord(models.Model):
         if self.day is None:
             self.day = timezone.localdate()
         super().save(*args, **kwargs)
+
+    @property
+    def cost_amount(self) -> Decimal:
+        """The cost in units of its currency, exact (nine decimals)."""
+        return money.from_nanos(self.cost)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from core import metrics, requestid
-from providers import catalog
+from providers import catalog, pricing
 from quota import clock
 from quota.limits import Pricing
 from quota.services import Reservation, refund_request, reserve_request, settle_request
@@ -73,19 +72,17 @@ class RelayAttempt:
         self.started = time.monotonic()
         return self.reservation
 
-    def cost_of(self, usage: upstream.Usage) -> int:
-        """What `usage` costs, in nano-units, at the prices of the deployment that answered (0: unpriced)."""
-        return 0  # prices: wired when the catalog has them
-
     def _pricing(self) -> Pricing | None:
         """The request's worst case in money: its estimated prompt and each completion token at the
         highest prices of the deployments it may be routed to; None if the model has no price."""
-        price = None  # PRICES-MERGE catalog.current().worst_price(self.model)
+        price = catalog.current().worst_price(self.model)
         if price is None:
             return None
         prompt = estimate_request_tokens(self.params or {"messages": self.messages})
-        # A price per million tokens, in nano-units a token: times 10**9 / 10**6.
-        return Pricing(prompt_cost=math.ceil(prompt * price.input * 1000), output_per_token=price.output * 1000)
+        return Pricing(
+            prompt_cost=pricing.reserve_cost_nanos(price, prompt_tokens=prompt, completion_budget=0),
+            output_per_token=price.output * 1000,  # per million tokens, in nanos a token: 10**9 / 10**6
+        )
 
     def first_byte(self) -> None:
         """A stream's first chunk has arrived."""
@@ -110,11 +107,11 @@ class RelayAttempt:
         cost = self.cost_of(usage)
         unsettled = self._settle(tokens=usage.total_tokens, cost=cost)  # the answer is the client's whatever happens
         self._record(status_code, model=model, usage=usage, estimated=estimated, answer=answer,
-                     request_id=request_id, error=error, unsettled=unsettled)  # fmt: skip
+                     request_id=request_id, error=error, unsettled=unsettled, cost=cost)  # fmt: skip
         return usage
 
     def fail(self, error: upstream.UpstreamError) -> None:
-        """The upstream failed: nothing counts."""
+        """The upstream failed: nothing counts, and it costs nothing."""
         unsettled = self._settle(tokens=None)  # the client gets the upstream's error whatever happens
         self._record(error.status, error=error.reason, unsettled=unsettled)
 
@@ -150,10 +147,12 @@ class RelayAttempt:
         request_id: str | None = None,
         error: str = "",
         unsettled: dict[str, Any] | None = None,
+        cost: int = 0,
     ) -> None:
-        """Store the attempt. If the database fails now, the client still gets the answer or error it
-        has earned (a failed record must not turn an answer into a 503): what the database did not
-        take (the record, and the quota's `unsettled` write) goes to the outbox. A settlement kept in
+        """Store the attempt, with its `cost` in nanos (what its settled tokens cost; 0 for a failure). If
+        the database fails now, the client still gets the answer or error it has earned (a failed record
+        must not turn an answer into a 503): what the database did not take (the record, and the quota's
+        `unsettled` write) goes to the outbox. A settlement kept in
         the outbox takes its record with it, so that the outbox applies both in one transaction, once.
         A record the database refuses for good (its user or API key deleted while the request was in
         flight) is written without the key, or set aside (relay/outbox.py), never deferred."""
@@ -171,6 +170,8 @@ class RelayAttempt:
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
             estimated=estimated,
+            cost=cost,
+            currency=settings.CHATGATEWAY_CURRENCY,
             latency_ms=self._elapsed_ms(),
             ttfb_ms=self.ttfb_ms,
             upstream_request_id=(request_id or "")[:200],
@@ -195,6 +196,8 @@ class RelayAttempt:
             provider=self.trail.provider or metrics.DEFAULT_PROVIDER,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            cost_nanos=cost,
+            currency=settings.CHATGATEWAY_CURRENCY,
             error=error,
         )
         if unsettled is None:
@@ -206,6 +209,19 @@ class RelayAttempt:
                     outbox.resolve(quota=None, record=fields)
                     return
         outbox.defer(quota=unsettled, record=fields)
+
+    def cost_of(self, usage: upstream.Usage) -> int:
+        """What `usage` costs at the price of the deployment that answered, in the snapshot it was routed
+        by (0 when the model is unpriced: a cost limit refuses those before they are relayed)."""
+        price = self.trail.price
+        if price is None:
+            return 0
+        return pricing.cost_nanos(
+            price,
+            input_tokens=usage.prompt_tokens,
+            cached_input_tokens=usage.cached_tokens,
+            output_tokens=usage.completion_tokens,
+        )
 
     def _elapsed_ms(self) -> int:
         return round((time.monotonic() - self.started) * 1000)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from core import money
 from quota.admin import QuotaInline
 from quota.models import Quota
 from relay import outbox
@@ -29,6 +30,7 @@ CSV_COLUMNS = {
     "created": "created",
     "day": "day",
     "user": "user__username",
+    # "team": the limits engine's team (issue 15) goes here, once records carry it.
     "api_key_prefix": "api_key__prefix",
     "endpoint": "endpoint",
     "stream": "stream",
@@ -37,6 +39,8 @@ CSV_COLUMNS = {
     "prompt_tokens": "prompt_tokens",
     "completion_tokens": "completion_tokens",
     "total_tokens": "total_tokens",
+    "cost": "cost",  # in nanos in the table; written as an exact decimal of `currency`
+    "currency": "currency",
     "estimated": "estimated",
     "latency_ms": "latency_ms",
     "ttfb_ms": "ttfb_ms",
@@ -47,6 +51,7 @@ CSV_COLUMNS = {
     "completion_text": "completion_text",
 }
 CREATED = list(CSV_COLUMNS).index("created")
+COST = list(CSV_COLUMNS).index("cost")
 CSV_ROWS_PER_CHUNK = 500
 
 
@@ -66,6 +71,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         "attempts",
         "status_code",
         "total_tokens",
+        "cost_shown",
         "latency_ms",
         "error",
     )
@@ -88,6 +94,10 @@ class UsageRecordAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: UsageRecord | None = None) -> bool:
         return False
 
+    @admin.display(description="Cost", ordering="cost")
+    def cost_shown(self, record: UsageRecord) -> str:
+        return money.format_money(record.cost, record.currency) if record.currency else "—"
+
     @admin.display(description="Endpoint", ordering="endpoint")
     def endpoint_path(self, record: UsageRecord) -> str:
         return record.get_endpoint_display().split(" ")[0]  # "/v1/chat/completions (OpenAI compatible)": its path
@@ -107,6 +117,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         # A redirect (bad filters) or an action's answer has no changelist to add up.
         if isinstance(response, TemplateResponse) and "cl" in response.context_data:
             response.context_data["usage_totals"] = dashboard.usage_totals(records=response.context_data["cl"].queryset)
+            response.context_data["currency"] = settings.CHATGATEWAY_CURRENCY
         return response
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
@@ -139,6 +150,8 @@ class UsageRecordAdmin(admin.ModelAdmin):
             "requests_chart": dashboard.requests_chart(board.days),
             "tokens_chart": dashboard.tokens_chart(board.days),
             "error_rate_chart": dashboard.error_rate_chart(board.days),
+            "spend_chart": dashboard.spend_chart(board.days),
+            "currency": settings.CHATGATEWAY_CURRENCY,
             "since": board.period.first.isoformat(),
             "time_zone": timezone.get_current_timezone_name(),
         }
@@ -178,6 +191,7 @@ def _csv_chunks(records: QuerySet[UsageRecord]) -> Iterator[str]:
 def _cells(row: tuple) -> list:
     cells = list(row)
     cells[CREATED] = timezone.localtime(cells[CREATED]).isoformat()
+    cells[COST] = f"{money.from_nanos(cells[COST]):f}"
     # Prompts, answers and names come from users: a cell that a spreadsheet would take for a formula
     # is kept as text.
     return [

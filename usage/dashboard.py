@@ -1,7 +1,9 @@
-"""What administrators see of the usage: totals, days, top users and models, errors.
+"""What administrators see of the usage: totals, days, top users, keys and models, errors, and what they cost.
 
 Everything is aggregated in the database, a fixed handful of queries whatever the number of
-records. Days are days in the configured TIME_ZONE, the quota's days.
+records. Days are days in the configured TIME_ZONE, the quota's days. Costs are summed in nanos
+(core/money.py) over the records charged in the gateway's currency (CHATGATEWAY_CURRENCY): a record
+charged in another, before the setting changed, keeps its cost but is left out of the sums.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from django.conf import settings
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils.safestring import SafeString
 
+from core import money
 from quota import clock
 from relay.models import UsageRecord
 from usage import charts
@@ -27,6 +31,7 @@ OK = "ok"
 ERROR = "error"
 PROMPT = "prompt"
 COMPLETION = "completion"
+COST = "completion"  # spend shares the completion tokens' colour: most of a bill is output
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Totals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cost: int = 0  # nanos of CHATGATEWAY_CURRENCY
     users: int = 0
     latency_ms: float | None = None  # the mean; None without records
 
@@ -73,6 +79,7 @@ class Day:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cost: int = 0  # nanos of CHATGATEWAY_CURRENCY
 
     @property
     def successful(self) -> int:
@@ -85,13 +92,14 @@ class Day:
 
 @dataclasses.dataclass(frozen=True)
 class Ranked:
-    """A user, a model or an error, with what it accounts for; `key` is what the usage list filters on."""
+    """A user, a key, a model or an error, with what it accounts for; `key` is what the usage list filters on."""
 
     key: str
     label: str
     requests: int
     tokens: int
     share: float  # of the period's requests (of its errors, for an error)
+    cost: int = 0  # nanos of CHATGATEWAY_CURRENCY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +120,7 @@ class Dashboard:
     totals: Totals
     days: list[Day]
     top_users: list[Ranked]
+    top_keys: list[Ranked]
     top_models: list[Ranked]
     top_errors: list[Ranked]
     served: list[Served]
@@ -124,7 +133,13 @@ def _counts() -> dict:
         "prompt_tokens": Sum("prompt_tokens", default=0),
         "completion_tokens": Sum("completion_tokens", default=0),
         "total_tokens": Sum("total_tokens", default=0),
+        "cost": _cost(),
     }
+
+
+def _cost() -> Sum:
+    """The cost of the records charged in the gateway's currency, in nanos (exact: an integer sum)."""
+    return Sum("cost", filter=Q(currency=settings.CHATGATEWAY_CURRENCY), default=0)
 
 
 def usage_totals(*, records: QuerySet[UsageRecord]) -> Totals:
@@ -141,11 +156,15 @@ def usage_per_day(*, period: Period, user_id: int | None = None) -> list[Day]:
     return [Day(day=day, **found.get(day, {})) for day in period.days()]
 
 
-def _ranked(records: QuerySet[UsageRecord], *, key: str, label: str, of: int, limit: int) -> list[Ranked]:
+def _ranked(
+    records: QuerySet[UsageRecord], *, key: str, label: str, of: int, limit: int, by_cost: bool = False
+) -> list[Ranked]:
+    """The first `limit` groups by `key`, most requests first (most spent first, `by_cost`)."""
+    order = ("-cost", "-requests", label) if by_cost else ("-requests", "-tokens", label)
     rows = (
         records.values(key, label)
-        .annotate(requests=Count("id"), tokens=Sum("total_tokens", default=0))
-        .order_by("-requests", "-tokens", label)[:limit]
+        .annotate(requests=Count("id"), tokens=Sum("total_tokens", default=0), cost=_cost())
+        .order_by(*order)[:limit]
     )
     return [
         Ranked(
@@ -154,6 +173,7 @@ def _ranked(records: QuerySet[UsageRecord], *, key: str, label: str, of: int, li
             requests=row["requests"],
             tokens=row["tokens"],
             share=row["requests"] / of if of else 0.0,
+            cost=row["cost"],
         )
         for row in rows
     ]
@@ -162,6 +182,15 @@ def _ranked(records: QuerySet[UsageRecord], *, key: str, label: str, of: int, li
 def top_users(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
     """The users with the most requests in `period`; `of`: all its requests, for their share."""
     return _ranked(period.records(), key="user_id", label="user__username", of=of, limit=limit)
+
+
+def top_keys(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
+    """The API keys that spent most in `period` (a key shown by its prefix, which is no secret)."""
+    keyed = period.records().exclude(api_key=None)
+    return _ranked(keyed, key="api_key_id", label="api_key__prefix", of=of, limit=limit, by_cost=True)
+
+
+# top_teams: the limits engine's teams (issue 15) rank here, once records carry their team.
 
 
 def top_models(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
@@ -194,7 +223,7 @@ def served_by_providers(*, period: Period, limit: int = TOP) -> list[Served]:
 
 
 def dashboard(*, days: int = 30) -> Dashboard:
-    """The dashboard of the last `days` days, today included: six queries."""
+    """The dashboard of the last `days` days, today included: seven queries."""
     period = Period.last_days(days)
     totals = usage_totals(records=period.records())
     return Dashboard(
@@ -202,6 +231,7 @@ def dashboard(*, days: int = 30) -> Dashboard:
         totals=totals,
         days=usage_per_day(period=period),
         top_users=top_users(period=period, of=totals.requests),
+        top_keys=top_keys(period=period, of=totals.requests),
         top_models=top_models(period=period, of=totals.requests),
         top_errors=top_errors(period=period, of=totals.errors),
         served=served_by_providers(period=period),
@@ -232,6 +262,23 @@ def tokens_chart(days: list[Day]) -> SafeString:
             charts.Series("Completion tokens", [d.completion_tokens for d in days], COMPLETION),
         ],
     )
+
+
+def spend_chart(days: list[Day]) -> SafeString:
+    """What each day's requests cost, in the gateway's currency."""
+    shown = _money_formatter()
+    return charts.bar_chart(
+        title=f"Spend per day ({settings.CHATGATEWAY_CURRENCY})",
+        labels=[_label(d.day) for d in days],
+        series=[charts.Series("Spend", [d.cost for d in days], COST)],
+        axis=shown,
+        exact=shown,
+    )
+
+
+def _money_formatter() -> charts.Formatter:
+    currency = settings.CHATGATEWAY_CURRENCY
+    return lambda nanos: money.format_money(round(nanos), currency)
 
 
 def error_rate_chart(days: list[Day]) -> SafeString:

@@ -24,6 +24,17 @@ class UsageFiltersSerializer(serializers.Serializer):
 class UsageRecordSerializer(serializers.ModelSerializer):
     """One relay attempt as its user sees it: never the texts or the upstream's request id."""
 
+    cost = serializers.DecimalField(
+        max_digits=19,
+        decimal_places=9,
+        source="cost_amount",
+        read_only=True,
+        help_text="What it was charged, in `currency`, exact (a decimal string, nine decimals); 0 for a failure.",
+    )
+    currency = serializers.CharField(
+        read_only=True, help_text="The currency of `cost` (ISO 4217), as it was when charged; empty before prices."
+    )
+
     class Meta:
         model = UsageRecord
         fields = [
@@ -38,6 +49,8 @@ class UsageRecordSerializer(serializers.ModelSerializer):
             "completion_tokens",
             "total_tokens",
             "estimated",
+            "cost",
+            "currency",
             "latency_ms",
             "ttfb_ms",
             "error",

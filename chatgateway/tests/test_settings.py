@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from chatgateway.env import development_secret, envbool, envfloat, envint, envlist
+from chatgateway.env import development_secret, envbool, envcurrency, envfloat, envint, envlist
 
 
 def load_settings(**env: str) -> subprocess.CompletedProcess:
@@ -76,3 +76,18 @@ def test_without_an_openai_key_the_gateway_uses_the_development_upstream():
     )
 
     assert result.stdout.strip() == "http://127.0.0.1:8123/v1"
+
+
+@pytest.mark.parametrize("value", ["usd", "US", "DOLLAR", "US$"])
+def test_the_currency_must_be_an_iso_code(monkeypatch, value):
+    monkeypatch.setenv("CHATGATEWAY_CURRENCY", value)
+
+    with pytest.raises(ImproperlyConfigured, match="CHATGATEWAY_CURRENCY"):
+        envcurrency("CHATGATEWAY_CURRENCY", "USD")
+
+
+def test_the_currency_is_usd_unless_set(monkeypatch):
+    monkeypatch.delenv("CHATGATEWAY_CURRENCY", raising=False)
+    assert envcurrency("CHATGATEWAY_CURRENCY", "USD") == "USD"
+    monkeypatch.setenv("CHATGATEWAY_CURRENCY", "CNY")
+    assert envcurrency("CHATGATEWAY_CURRENCY", "USD") == "CNY"

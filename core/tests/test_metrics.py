@@ -3,8 +3,10 @@ time to first byte, tokens, upstream failures, quota refusals, streams open; nev
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
+from decimal import Decimal
 
 import pytest
 import requests
@@ -14,6 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from accounts.tokens import issue_access_token
 from apikeys.services import create_api_key
 from core.metrics import forget_dead_processes, model_label, reason_label, use_fresh_directory
+from providers import catalog
+from providers.models import Price
+from relay.models import UsageRecord
 
 TOKEN = "metrics-scraper-token"
 
@@ -77,6 +82,23 @@ def test_a_relayed_request_counts_in_its_series_with_its_tokens_and_durations(ga
     )
     eventually(lambda: value("chatgateway_request_duration_seconds_count", family="openai") == durations + 1)
     assert value("chatgateway_time_to_first_byte_seconds_count", family="openai") == first_bytes + 1
+
+
+def test_a_relayed_requests_cost_counts_by_model_provider_and_currency(gateway, user, settings):
+    settings.CHATGATEWAY_CURRENCY = "USD"
+    Price.objects.filter(model_name="gpt-4o-mini").delete()
+    Price.objects.create(
+        model_name="gpt-4o-mini", input=Decimal("1"), output=Decimal("2"), valid_from=dt.date(2000, 1, 1)
+    )
+    catalog.refresh()
+    labels = dict(model="gpt-4o-mini", provider="default", currency="USD")
+    before = value("chatgateway_cost_total", **labels)
+
+    chat(gateway.url, str(issue_access_token(user)))
+
+    record = UsageRecord.objects.get(user=user)
+    assert record.cost == record.prompt_tokens * 1000 + record.completion_tokens * 2000
+    assert value("chatgateway_cost_total", **labels) == pytest.approx(before + record.cost / 10**9)
 
 
 def test_each_kind_of_credential_and_each_lane_has_its_series(gateway, user):

@@ -27,3 +27,17 @@ def test_the_record_of_a_lost_request_has_its_request_id(user):
 
     record = UsageRecord.objects.get(user=user)
     assert (record.error, record.request_id) == (UsageRecord.LOST, "lost-request-7")
+
+
+def test_a_lost_request_costs_nothing(user, settings):
+    settings.CHATGATEWAY_CURRENCY = "CNY"
+    RelayAttempt(user_id=user.pk, endpoint="v1", model="gpt-4o-mini", messages=[]).reserve(completion_tokens=10)
+    process = subprocess.Popen(["sleep", "30"])
+    Lease.objects.update(owner=leases._owner_name(process.pid))
+    process.kill()
+    process.wait()
+
+    assert leases.reap_lost_leases() == 1
+
+    record = UsageRecord.objects.get(user=user)
+    assert (record.error, record.cost, record.currency) == (UsageRecord.LOST, 0, "CNY")

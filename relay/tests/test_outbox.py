@@ -8,11 +8,14 @@ stops a real PostgreSQL server under a running gateway.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import time_machine
 from django.utils import timezone
 
 from conftest import used_today
+from providers import catalog
+from providers.models import Price
 from relay import outbox
 from relay.models import UsageRecord
 
@@ -78,3 +81,19 @@ def test_a_claim_left_by_a_dead_process_is_taken_up_again(api, user, database_fa
 
     assert outbox.flush() == 1
     assert UsageRecord.objects.count() == 1
+
+
+def test_a_record_kept_in_the_outbox_lands_with_the_cost_it_was_charged(api, user, database_fails, settings):
+    settings.CHATGATEWAY_CURRENCY = "EUR"
+    Price.objects.filter(model_name="gpt-4o-mini").delete()
+    Price.objects.create(model_name="gpt-4o-mini", input=Decimal(3), output=Decimal(5), valid_from=dt.date(2000, 1, 1))
+    catalog.refresh()
+    usage = api.post("/api/chat/", {"prompt": "hi"}, format="json").json()["usage"]
+    Price.objects.filter(model_name="gpt-4o-mini").update(input=Decimal(100))  # changed before the flush
+    catalog.refresh()
+    database_fails.undo()
+
+    assert outbox.flush() == 1
+
+    record = UsageRecord.objects.get(user=user)
+    assert (record.cost, record.currency) == (usage["prompt_tokens"] * 3000 + usage["completion_tokens"] * 5000, "EUR")

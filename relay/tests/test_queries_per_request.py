@@ -39,7 +39,7 @@ def test_the_chat_endpoint_adds_only_the_quota_it_shows(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/api/chat/", {"prompt": "hi"}, format="json").status_code == 200
 
-    assert _statements(queries) == [*NINE, "SELECT", "SELECT"]  # and the quota with the limits it shows
+    assert _statements(queries) == [*NINE, "SELECT", "SELECT", "SELECT"]  # the team, quota and limits it shows
 
 
 def test_an_api_key_costs_no_more_than_a_token(user, client):
@@ -52,7 +52,7 @@ def test_an_api_key_costs_no_more_than_a_token(user, client):
         )
 
     assert response.status_code == 200
-    assert len(_statements(queries)) == 11, "its last_used is written at most once a minute"
+    assert len(_statements(queries)) == 12, "its last_used is written at most once a minute"
 
 
 def test_the_openai_endpoint_takes_nine_statements(api):

@@ -36,6 +36,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt, served from the provider's cache (priced at the cached price)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,4 +263,14 @@ def _usage(value: Any) -> Usage | None:
     counts = [value.get(name) for name in ("prompt_tokens", "completion_tokens", "total_tokens")]
     if not all(isinstance(count, int) and count >= 0 for count in counts):
         return None
-    return Usage(*counts)
+    return Usage(*counts, cached_tokens=_cached_tokens(value, prompt_tokens=counts[0]))
+
+
+def _cached_tokens(usage: dict[str, Any], *, prompt_tokens: int) -> int:
+    """`prompt_tokens_details.cached_tokens` where the upstream reports it (OpenAI, DeepSeek, Qwen…), within
+    the prompt; 0 otherwise."""
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if not isinstance(cached, int) or isinstance(cached, bool) or cached < 0:
+        return 0
+    return min(cached, prompt_tokens)

@@ -40,7 +40,7 @@ from django.db import DatabaseError
 
 from core.db import in_db
 from providers import catalog, services
-from providers.catalog import DeploymentEntry, KeyEntry, ModelEntry, ProviderEntry
+from providers.catalog import DeploymentEntry, KeyEntry, ModelEntry, PriceEntry, ProviderEntry
 from relay.upstream.clients import MAX_RETRY_PAUSE, RETRY_BACKOFF, client_for
 from relay.upstream.errors import (
     NotServedOnEndpoint,
@@ -72,12 +72,15 @@ def clock() -> float:
 @dataclasses.dataclass
 class Trail:
     """What routing one request took: its calls upstream, the reasons of those that failed, and the
-    deployment that answered."""
+    deployment that answered, with its price in the snapshot it was routed by (None: unpriced, or no
+    deployment answered)."""
 
     attempts: int = 0
     failures: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     provider: str = ""
     upstream_model: str = ""
+    deployment: DeploymentEntry | None = None
+    price: PriceEntry | None = None
 
 
 Call = Callable[[openai.AsyncOpenAI, dict[str, Any], float, ProviderEntry], Awaitable[T]]
@@ -92,7 +95,8 @@ class _NextDeployment(Exception):
 async def route(params: dict[str, Any], trail: Trail, call: Call[T], *, endpoint: str = "chat") -> T:
     """`await call(client, body, timeout, provider)` on the deployments of `params["model"]` in turn,
     until one answers; raises the last deployment's UpstreamError when none does."""
-    model = catalog.current().model(str(params["model"]))
+    snapshot = catalog.current()
+    model = snapshot.model(str(params["model"]))
     if model is None:  # the model was removed between the request's check and now
         raise logged(UpstreamMisconfigured("model_not_routable"))
     deployments = deployments_in_order(model, endpoint=endpoint)
@@ -109,6 +113,7 @@ async def route(params: dict[str, Any], trail: Trail, call: Call[T], *, endpoint
             error = failed.error
             continue
         trail.provider, trail.upstream_model = deployment.provider.name, deployment.upstream_model
+        trail.deployment, trail.price = deployment, snapshot.price(model.name, deployment)
         return result
     raise error or logged(UpstreamTimeout("upstream_timeout"))
 

@@ -42,8 +42,17 @@ def test_it_writes_the_header_row_when_nothing_matches(admin_client):
 
     header = b"".join(response).decode().splitlines()
     assert header == ["id,created,day,user,api_key_prefix,endpoint,stream,model,status_code,prompt_tokens,"
-                      "completion_tokens,total_tokens,estimated,latency_ms,ttfb_ms,request_id,upstream_request_id,error,"
+                      "completion_tokens,total_tokens,cost,currency,estimated,latency_ms,ttfb_ms,request_id,upstream_request_id,error,"
                       "prompt_text,completion_text"]  # fmt: skip
+
+
+def test_it_writes_each_records_cost_exactly_in_its_currency(admin_client, user):
+    record(user, cost=1_234_567_891, currency="USD")
+    record(user, cost=150, currency="CNY")
+
+    rows = exported(admin_client)
+
+    assert sorted((row["cost"], row["currency"]) for row in rows) == [("0.000000150", "CNY"), ("1.234567891", "USD")]
 
 
 def test_it_follows_the_date_hierarchy_and_the_search(admin_client, make_user):

@@ -33,6 +33,16 @@
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
   }).format(new Date(iso)) : gettext("never");
   const number = (value) => value === null || value === undefined ? "" : new Intl.NumberFormat(language).format(value);
+  // A cost (a decimal string) in its currency: two decimals from one unit up, more below, so that a cheap
+  // request never reads as nothing (as core/money.py shows it in admin).
+  const money = (cost, currency) => {
+    if (!currency || cost === undefined || cost === null) return "";
+    const amount = Number(cost);
+    const small = amount !== 0 && Math.abs(amount) < 1;
+    return new Intl.NumberFormat(language, {
+      style: "currency", currency, minimumFractionDigits: 2, maximumFractionDigits: small ? 9 : 2,
+    }).format(amount);
+  };
 
   function row(cells) {
     const tr = document.createElement("tr");
@@ -54,6 +64,7 @@
       [record.model],
       [record.status_code === 200 ? gettext("answered") : String(record.status_code), record.status_code === 200 ? "" : "bad"],
       [number(record.total_tokens) + (record.estimated ? "*" : ""), "num"],
+      [money(record.cost, record.currency), "num"],
       [number(record.latency_ms), "num"],
     ])));
     $("usage-empty").hidden = data.count > 0;

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('relay', '0010_usagerecord_request_id'),
+        ('relay', '0011_usagerecord_cost'),
     ]
 
     operations = [
