@@ -106,7 +106,7 @@ async def _relay(
     )
     return Passed(
         body=completion.body,
-        allowance=attempt.reservation.settled(tokens=usage.total_tokens),
+        allowance=attempt.reservation.settled(tokens=usage.total_tokens, cost=attempt.cost_of(usage)),
         request_id=completion.request_id,
         completion=dataclasses.replace(completion, usage=usage),
         provider=attempt.trail.provider,
