@@ -30,7 +30,7 @@ CSV_COLUMNS = {
     "created": "created",
     "day": "day",
     "user": "user__username",
-    # "team": the limits engine's team (issue 15) goes here, once records carry it.
+    "team": "team",  # the team the request drew on, by its name then ("" for none)
     "api_key_prefix": "api_key__prefix",
     "endpoint": "endpoint",
     "stream": "stream",
@@ -63,6 +63,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
     list_display = (
         "created",
         "user",
+        "team",
         "endpoint_path",
         "stream",
         "model",
@@ -77,6 +78,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
     )
     list_filter = (
         ("user", admin.RelatedOnlyFieldListFilter),
+        "team",
         "model",
         "provider",
         "status_code",

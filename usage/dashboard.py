@@ -121,6 +121,7 @@ class Dashboard:
     days: list[Day]
     top_users: list[Ranked]
     top_keys: list[Ranked]
+    top_teams: list[Ranked]
     top_models: list[Ranked]
     top_errors: list[Ranked]
     served: list[Served]
@@ -190,7 +191,10 @@ def top_keys(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
     return _ranked(keyed, key="api_key_id", label="api_key__prefix", of=of, limit=limit, by_cost=True)
 
 
-# top_teams: the limits engine's teams (issue 15) rank here, once records carry their team.
+def top_teams(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
+    """The teams that spent most in `period` (a record keeps its team's name as it was then)."""
+    teamed = period.records().exclude(team="")
+    return _ranked(teamed, key="team", label="team", of=of, limit=limit, by_cost=True)
 
 
 def top_models(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
@@ -223,7 +227,7 @@ def served_by_providers(*, period: Period, limit: int = TOP) -> list[Served]:
 
 
 def dashboard(*, days: int = 30) -> Dashboard:
-    """The dashboard of the last `days` days, today included: seven queries."""
+    """The dashboard of the last `days` days, today included: nine queries."""
     period = Period.last_days(days)
     totals = usage_totals(records=period.records())
     return Dashboard(
@@ -232,6 +236,7 @@ def dashboard(*, days: int = 30) -> Dashboard:
         days=usage_per_day(period=period),
         top_users=top_users(period=period, of=totals.requests),
         top_keys=top_keys(period=period, of=totals.requests),
+        top_teams=top_teams(period=period, of=totals.requests),
         top_models=top_models(period=period, of=totals.requests),
         top_errors=top_errors(period=period, of=totals.errors),
         served=served_by_providers(period=period),

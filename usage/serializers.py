@@ -43,6 +43,7 @@ class UsageRecordSerializer(serializers.ModelSerializer):
             "day",
             "endpoint",
             "model",
+            "team",
             "stream",
             "status_code",
             "prompt_tokens",

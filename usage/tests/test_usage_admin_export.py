@@ -41,7 +41,7 @@ def test_it_writes_the_header_row_when_nothing_matches(admin_client):
     response = admin_client.get("/admin/relay/usagerecord/export/")
 
     header = b"".join(response).decode().splitlines()
-    assert header == ["id,created,day,user,api_key_prefix,endpoint,stream,model,status_code,prompt_tokens,"
+    assert header == ["id,created,day,user,team,api_key_prefix,endpoint,stream,model,status_code,prompt_tokens,"
                       "completion_tokens,total_tokens,cost,currency,estimated,latency_ms,ttfb_ms,request_id,upstream_request_id,error,"
                       "prompt_text,completion_text"]  # fmt: skip
 

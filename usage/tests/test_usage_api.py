@@ -85,6 +85,7 @@ def test_it_shows_each_records_numbers_and_never_its_texts(user, api):
             "day": "2026-07-01",
             "endpoint": "v1",
             "model": "gpt-4o",
+            "team": "",
             "stream": True,
             "status_code": 200,
             "prompt_tokens": 9,

@@ -112,7 +112,7 @@ def test_it_takes_the_same_few_queries_whatever_the_data(admin_client, make_user
 
     admin_client.get("/admin/")  # the first request of the day also runs the daily quota reset
     # The session and its user, then the totals, the days, the top users, keys, models and errors, the providers.
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         response = admin_client.get("/admin/relay/usagerecord/dashboard/")
 
     assert response.context["board"].totals.requests == 120
@@ -144,13 +144,13 @@ def test_the_admin_home_page_links_to_it(admin_client):
     assert 'href="/admin/relay/usagerecord/dashboard/"' in response.content.decode()
 
 
-def test_it_shows_spend_by_day_user_key_and_model_in_the_currency(admin_client, make_user, settings):
+def test_it_shows_spend_by_day_user_team_key_and_model_in_the_currency(admin_client, make_user, settings):
     settings.CHATGATEWAY_CURRENCY = "USD"
     ada, bob = make_user("ada"), make_user("bob")
     script, _ = create_api_key(user=bob, name="nightly")
-    record(ada, at=days_ago(0), model="gpt-4o", cost=2_500_000_000, currency="USD")
-    record(bob, at=days_ago(0), model="gpt-4o-mini", cost=150_000, currency="USD", api_key=script)
-    record(bob, at=days_ago(1), model="gpt-4o-mini", cost=300_000, currency="USD", api_key=script)
+    record(ada, at=days_ago(0), model="gpt-4o", cost=2_500_000_000, currency="USD", team="research")
+    record(bob, at=days_ago(0), model="gpt-4o-mini", cost=150_000, currency="USD", api_key=script, team="course-101")
+    record(bob, at=days_ago(1), model="gpt-4o-mini", cost=300_000, currency="USD", api_key=script, team="course-101")
     record(bob, at=days_ago(1), model="gpt-4o-mini", cost=999_999, currency="CNY")  # before the currency changed
 
     response = admin_client.get("/admin/relay/usagerecord/dashboard/")
@@ -161,8 +161,10 @@ def test_it_shows_spend_by_day_user_key_and_model_in_the_currency(admin_client, 
     assert (days[dt.date(2026, 3, 31)], days[dt.date(2026, 3, 30)]) == (2_500_150_000, 300_000)
     assert {row.label: row.cost for row in board.top_users} == {"ada": 2_500_000_000, "bob": 450_000}
     assert [(row.label, row.cost) for row in board.top_keys] == [(script.prefix, 450_000)]
+    assert [(row.label, row.cost) for row in board.top_teams] == [("research", 2_500_000_000), ("course-101", 450_000)]
     assert {row.label: row.cost for row in board.top_models} == {"gpt-4o": 2_500_000_000, "gpt-4o-mini": 450_000}
     page = response.content.decode()
     assert "$2.50" in page  # the period's spend
     assert "$0.00045" in page  # bob's, and his key's
     assert "Spend per day (USD)" in page
+    assert "Top teams by spend" in page
