@@ -16,7 +16,7 @@ from accounts.tokens import issue_access_token
 from core.money import NANOS
 from providers import catalog
 from providers.models import Price
-from quota.models import Counter, Limit, Lease
+from quota.models import Counter, Lease, Limit
 from relay.models import UsageRecord
 
 
