@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from quota.models import Plan, Quota
 from sso.models import SSOIdentity
+from teams.models import Membership, Team
 
 log = logging.getLogger(__name__)
 
@@ -111,5 +112,15 @@ def apply_group_map(*, user: User, groups: list[str]) -> None:
 
 
 def apply_teams(*, user: User, teams: list[str]) -> None:
-    """The hook for teams (issue "budgets"): once teams exist, put the user in these and out of the others.
-    Until then a team in OIDC_GROUP_MAP is accepted and ignored."""
+    """Membership of the teams OIDC_GROUP_MAP grants: the user is put in those, and taken out of the other
+    teams the map names (whose membership the identity provider decides). Teams the map does not name are
+    left alone: an administrator's own choices. A team named but not made yet is skipped, with a warning,
+    as a missing plan is."""
+    mapped = {grant["team"] for grant in settings.OIDC_GROUP_MAP.values() if "team" in grant}
+    found = {team.name: team for team in Team.objects.filter(name__in=mapped)}
+    if missing := sorted(set(teams) - set(found)):
+        log.warning("OIDC_GROUP_MAP names teams that do not exist: %s", ", ".join(missing))
+    granted = {found[name] for name in teams if name in found}
+    Membership.objects.filter(user=user, team__name__in=mapped).exclude(team__in=granted).delete()
+    for team in granted:
+        Membership.objects.get_or_create(user=user, team=team)

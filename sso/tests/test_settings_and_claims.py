@@ -67,6 +67,22 @@ def test_the_plan_of_the_group_first_in_the_map_wins_and_superuser_implies_staff
     assert user.is_superuser
 
 
+def test_groups_put_a_user_in_their_teams_and_out_of_mapped_ones_but_leave_hand_made_memberships(settings, make_user):
+    from teams.models import Membership, Team
+
+    cs101, cs102, staff_room = (Team.objects.create(name=name) for name in ("cs101", "cs102", "staff-room"))
+    settings.OIDC_GROUP_MAP = {"students-101": {"team": "cs101"}, "students-102": {"team": "cs102"}}
+    user = make_user()
+    Membership.objects.create(user=user, team=cs102)  # from an earlier login
+    Membership.objects.create(user=user, team=staff_room)  # an administrator's own choice
+
+    apply_group_map(user=user, groups=["students-101"])
+
+    assert set(Membership.objects.filter(user=user).values_list("team__name", flat=True)) == {"cs101", "staff-room"}
+    apply_group_map(user=user, groups=["students-101"])  # the next login changes nothing
+    assert Membership.objects.filter(user=user, team=cs101).count() == 1
+
+
 def test_an_administrator_overrides_a_user_on_their_admin_page(client, make_user):
     from sso.models import SSOIdentity
 
