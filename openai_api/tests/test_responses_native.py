@@ -90,7 +90,11 @@ def test_a_function_call_and_its_output_go_round_with_previous_response_id(sdk, 
     client = sdk()
     first = client.responses.create(model=MODEL, input="Weather in Paris? [dev:call]", tools=[WEATHER])
     call = first.output[0]
-    assert (call.type, call.name, json.loads(call.arguments)) == ("function_call", "get_weather", {"q": "Weather in Paris?"})
+    assert (call.type, call.name, json.loads(call.arguments)) == (
+        "function_call",
+        "get_weather",
+        {"q": "Weather in Paris?"},
+    )
 
     second = client.responses.create(
         model=MODEL,
@@ -162,7 +166,9 @@ def test_another_user_gets_a_404_for_every_use_of_the_id(sdk, user, make_user, d
 
 def test_an_unknown_id_is_openais_404(gateway, user):
     response = requests.get(
-        f"{gateway.url}/v1/responses/resp_nothing", headers={"Authorization": f"Bearer {issue_access_token(user)}"}
+        f"{gateway.url}/v1/responses/resp_nothing",
+        headers={"Authorization": f"Bearer {issue_access_token(user)}"},
+        timeout=10,
     )
 
     assert response.status_code == 404
@@ -218,7 +224,12 @@ def test_a_stream_failing_midway_ends_with_an_error_event_and_is_refunded(sdk, u
 
 
 def test_bad_input_is_a_400_that_costs_nothing(gateway, user):
-    for body in ({"input": ""}, {"input": 3}, {"input": "Hi", "max_output_tokens": 0}, {"input": "Hi", "stream": "yes"}):
+    for body in (
+        {"input": ""},
+        {"input": 3},
+        {"input": "Hi", "max_output_tokens": 0},
+        {"input": "Hi", "stream": "yes"},
+    ):
         response = _post(gateway, user, body)
         assert response.status_code == 400, body
     assert used_today(user) == 0
