@@ -29,15 +29,13 @@ def keep_response(
     input_items: list[dict[str, Any]] | None = None, context: list[dict[str, Any]] | None = None,
     response: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    """Note that `user_id` made `response_id` (and, translated, what serves it later). An id already noted
-    (a provider's answer seen twice) keeps its first owner."""
-    ResponseOwner.objects.get_or_create(
-        response_id=response_id[:200],
-        defaults=dict(
-            user_id=user_id, model=model[:200], provider=provider[:100], translated=translated,
-            input_items=input_items, context=context, response=response,
-        ),
+    """Note that `user_id` made `response_id` (and, translated, what serves it later): one INSERT. An id
+    already noted (a provider's answer seen twice) keeps its first owner."""
+    owner = ResponseOwner(
+        response_id=response_id[:200], user_id=user_id, model=model[:200], provider=provider[:100],
+        translated=translated, input_items=input_items, context=context, response=response,
     )  # fmt: skip
+    ResponseOwner.objects.bulk_create([owner], ignore_conflicts=True)
 
 
 def forget_response(*, owner: ResponseOwner) -> None:
