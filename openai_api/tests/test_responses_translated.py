@@ -12,17 +12,13 @@ import time
 import openai
 import pytest
 import requests
-from cryptography.fernet import Fernet
 
 from accounts.tokens import issue_access_token
 from conftest import used_today
-from devtools.devupstream import DevUpstream
-from providers import catalog
-from providers.models import Deployment, Model, Provider, ProviderKey
 from quota.models import Quota
 from relay.models import ResponseOwner, UsageRecord
 
-MODEL = "smart"
+MODEL = "smart"  # served by the chat-only provider of the `chat_only` fixture (conftest.py)
 NOTICE = "(development upstream, not a real model)"
 WEATHER = {
     "type": "function",
@@ -30,27 +26,6 @@ WEATHER = {
     "description": "The weather in a city.",
     "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
 }
-
-
-@pytest.fixture
-def chat_only(transactional_db, settings):
-    """A provider declared with `endpoints: [chat]` serving the model `smart`, at an upstream of its own
-    that speaks no Responses API (a 404 there would show a request that was not translated)."""
-    upstream = DevUpstream().start()
-    upstream.responses = False
-    settings.CHATGATEWAY_KEY_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    catalog.forget()
-    provider = Provider.objects.create(
-        name="local", base_url=upstream.url, endpoints=["chat"], max_retries=0, timeout=5.0
-    )
-    key = ProviderKey(provider=provider, label="local key")
-    key.set_secret(upstream.key)
-    key.save()
-    Deployment.objects.create(model=Model.objects.create(name=MODEL), provider=provider, upstream_model="qwen-local")
-    catalog.refresh()
-    yield upstream
-    catalog.forget()
-    upstream.stop()
 
 
 def _post(gateway, user, body, **headers) -> requests.Response:
