@@ -707,7 +707,7 @@ def _input_items(value: Any) -> list[dict[str, Any]]:
     items = []
     for item in value if isinstance(value, list) else []:
         if isinstance(item, dict):
-            item = {"type": "message", **item} if "role" in item else dict(item)
+            item = {"type": "message", **item} if "type" not in item else dict(item)
             if item["type"] == "message" and isinstance(item.get("content"), str):
                 kind = "output_text" if item.get("role") == "assistant" else "input_text"
                 item["content"] = [{"type": kind, "text": item["content"]}]
