@@ -234,3 +234,21 @@ def test_bad_input_is_a_400_that_costs_nothing(gateway, user):
         assert response.status_code == 400, body
     assert used_today(user) == 0
     assert not UsageRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"background": True}, "background"),
+        ({"conversation": "conv_123"}, "conversation"),
+        ({"input": [{"type": "item_reference", "id": "msg_someone_elses"}]}, "item_reference"),
+    ],
+)
+def test_what_a_shared_key_cannot_check_or_charge_is_a_400_naming_it(gateway, user, dev_upstream, extra, named):
+    asked_before = dev_upstream.received_count
+
+    response = _post(gateway, user, {"input": "Hi", **extra})
+
+    assert response.status_code == 400
+    assert named in response.json()["error"]["message"]
+    assert (used_today(user), UsageRecord.objects.count(), dev_upstream.received_count) == (0, 0, asked_before)

@@ -68,6 +68,7 @@ def speaks_responses(model: str) -> bool:
 async def plan(*, caller: Caller, params: dict[str, Any]) -> Plan:
     """Check what costs nothing to check (the previous response's owner, what a chat provider cannot be
     asked: 404 and 400), and decide how the request goes."""
+    check_servable(params)
     store = params.get("store") is not False and not settings.CHATGATEWAY_RESPONSES_FORCE_NO_STORE
     if settings.CHATGATEWAY_RESPONSES_FORCE_NO_STORE:
         params = {**params, "store": False}
@@ -87,6 +88,24 @@ async def plan(*, caller: Caller, params: dict[str, Any]) -> Plan:
     items = translate.input_items(params.get("input"))
     chat = translate.chat_request({**params, "stream": bool(params.get("stream"))}, [*context, *items])
     return Plan(params=params, store=store, chat=chat, context=context, items=items)
+
+
+def check_servable(params: dict[str, Any]) -> None:
+    """Refuse (400, naming it) what no provider may be asked through a shared key and a per-answer quota:
+    a background response (its usage is known only after the answer, so it could not be charged), and
+    references to what the provider keeps outside a response id (`conversation`, `item_reference` items),
+    whose owner the gateway cannot check."""
+    if params.get("background"):
+        _refuse("background", "`background` responses are not supported: the gateway charges each answer's usage.")
+    if params.get("conversation"):
+        _refuse("conversation", "`conversation` is not supported here: send `previous_response_id` or the input.")
+    items = params.get("input") if isinstance(params.get("input"), list) else []
+    if any(isinstance(item, dict) and item.get("type") == "item_reference" for item in items):
+        _refuse("input", "`item_reference` items are not supported here: send the items themselves.")
+
+
+def _refuse(param: str, message: str) -> None:
+    raise serializers.ValidationError({param: [message]})
 
 
 def _budget(params: dict[str, Any]) -> Budget:

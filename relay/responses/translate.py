@@ -21,7 +21,7 @@ UNTRANSLATABLE_FIELDS = ("background", "prompt", "conversation")
 ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
 TEXT_PARTS = ("input_text", "output_text", "text", "refusal")
 # Passed to chat under the same name.
-SAME_NAMED = ("temperature", "top_p", "parallel_tool_calls", "user", "stream", "top_logprobs", "service_tier")
+SAME_NAMED = ("temperature", "top_p", "parallel_tool_calls", "user", "stream")
 
 
 def new_id(prefix: str) -> str:
