@@ -252,3 +252,12 @@ def test_what_a_shared_key_cannot_check_or_charge_is_a_400_naming_it(gateway, us
     assert response.status_code == 400
     assert named in response.json()["error"]["message"]
     assert (used_today(user), UsageRecord.objects.count(), dev_upstream.received_count) == (0, 0, asked_before)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_its_request_id_is_in_the_answer_the_record_and_the_upstream_request(gateway, user, dev_upstream, stream):
+    response = _post(gateway, user, {"input": "Hi", "stream": stream}, **{"X-Request-ID": "nginx-7f3a.43"})
+
+    assert response.headers["X-Request-ID"] == "nginx-7f3a.43"
+    assert _upstream_responses(dev_upstream)[-1]["request_id"] == "nginx-7f3a.43"
+    assert UsageRecord.objects.get(user=user).request_id == "nginx-7f3a.43"

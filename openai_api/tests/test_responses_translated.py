@@ -294,3 +294,12 @@ def test_without_reported_usage_it_estimates_and_says_so(sdk, user, chat_only):
         record.prompt_tokens,
         record.completion_tokens,
     )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_its_request_id_is_in_the_answer_the_record_and_the_chat_request(gateway, user, chat_only, stream):
+    response = _post(gateway, user, {"input": "Hi", "stream": stream}, **{"X-Request-ID": "nginx-7f3a.44"})
+
+    assert response.headers["X-Request-ID"] == "nginx-7f3a.44"
+    assert chat_only.received[-1]["request_id"] == "nginx-7f3a.44"
+    assert UsageRecord.objects.get(user=user).request_id == "nginx-7f3a.44"
