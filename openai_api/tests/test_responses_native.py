@@ -261,3 +261,13 @@ def test_its_request_id_is_in_the_answer_the_record_and_the_upstream_request(gat
     assert response.headers["X-Request-ID"] == "nginx-7f3a.43"
     assert _upstream_responses(dev_upstream)[-1]["request_id"] == "nginx-7f3a.43"
     assert UsageRecord.objects.get(user=user).request_id == "nginx-7f3a.43"
+
+
+def test_a_streamed_response_can_be_read_back_as_soon_as_it_is_completed(sdk, user):
+    client = sdk()
+    stream = client.responses.create(model=MODEL, input="Quick", stream=True)
+
+    for event in stream:
+        if event.type == "response.completed":
+            assert client.responses.retrieve(event.response.id).id == event.response.id
+            assert used_today(user) == 1  # settled before its last event

@@ -303,3 +303,12 @@ def test_its_request_id_is_in_the_answer_the_record_and_the_chat_request(gateway
     assert response.headers["X-Request-ID"] == "nginx-7f3a.44"
     assert chat_only.received[-1]["request_id"] == "nginx-7f3a.44"
     assert UsageRecord.objects.get(user=user).request_id == "nginx-7f3a.44"
+
+
+def test_a_streamed_response_can_be_read_back_as_soon_as_it_is_completed(sdk, user, chat_only):
+    client = sdk()
+
+    for event in client.responses.create(model=MODEL, input="Quick", stream=True):
+        if event.type == "response.completed":
+            assert client.responses.retrieve(event.response.id).output_text == event.response.output_text
+            assert used_today(user) == 1

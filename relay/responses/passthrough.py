@@ -204,26 +204,32 @@ def _error_event(error: upstream.UpstreamError) -> bytes:
 
 
 class NativeEvents(StreamProtocol):
-    """A Responses provider's typed events as it sent them; the response's owner noted once it is done."""
+    """A Responses provider's typed events as it sent them; its last (`response.completed`) held back until
+    the request is settled and the response's owner noted, so that a client holding it finds both done."""
 
     def __init__(self, caller: Caller, plan: Plan) -> None:
         self.caller = caller
         self.plan = plan
         self.response_id = ""
+        self.last = b""
 
     def event(self, event: upstream.StreamEvent) -> bytes | None:
         response = event.chunk.get("response")
         if not self.response_id and isinstance(response, dict) and isinstance(response.get("id"), str):
             self.response_id = response["id"]
         name = getattr(event, "name", "") or str(event.chunk.get("type") or "message")
-        return f"event: {name}\ndata: {event.data}\n\n".encode()
+        sent = f"event: {name}\ndata: {event.data}\n\n".encode()
+        if event.chunk.get("type") in upstream.RESPONSE_ENDS:
+            self.last = sent
+            return None
+        return sent
 
     def error(self, error: upstream.UpstreamError) -> bytes:
         return _error_event(error)
 
     async def succeeded(self, settlement: StreamSettlement) -> bytes:
         await self._note(settlement)
-        return b""
+        return self.last
 
     async def abandoned(self, settlement: StreamSettlement) -> None:
         await self._note(settlement)  # the provider may keep what it wrote so far

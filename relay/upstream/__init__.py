@@ -18,6 +18,7 @@ from relay.upstream.errors import (
     UpstreamTimeout,
 )
 from relay.upstream.raw import (
+    RESPONSE_ENDS,
     RawCompletion,
     ResponseStreamEvent,
     StreamEvent,
@@ -37,6 +38,7 @@ from relay.upstream.raw import (
 from relay.upstream.routing import Trail
 
 __all__ = [
+    "RESPONSE_ENDS",
     "RawCompletion",
     "ResponseStreamEvent",
     "StreamEvent",
