@@ -259,9 +259,15 @@ def test_a_token_limit_lowers_the_cap_sent_as_max_tokens(gateway, user, chat_onl
     Quota.objects.filter(user=user).update(daily_limit=5, daily_token_limit=300)
 
     response = _post(gateway, user, {"input": "Hi", "max_output_tokens": 5000})
+    streamed = _post(gateway, user, {"input": "Hi", "max_output_tokens": 5000, "stream": True})
 
-    assert _chat_requests(chat_only)[-1]["max_tokens"] == 300
+    assert [body["max_tokens"] for body in _chat_requests(chat_only)[-2:]] == [
+        300,
+        300 - response.json()["usage"]["total_tokens"],
+    ]
     assert response.json()["max_output_tokens"] == 300
+    completed = json.loads(streamed.text.rstrip().rsplit("data: ", 1)[1])
+    assert completed["response"]["max_output_tokens"] == _chat_requests(chat_only)[-1]["max_tokens"]
 
 
 def test_a_cut_answer_is_incomplete(sdk, chat_only):

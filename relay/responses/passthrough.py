@@ -149,8 +149,14 @@ async def open_response_stream(*, caller: Caller, plan: Plan) -> Passed:
         )
         protocol = NativeEvents(caller, plan)
     else:
-        settlement = await open_settled_stream(caller=caller, params=plan.chat, endpoint=RESPONSES)
-        protocol = TranslatedEvents(caller, plan)
+        sent: dict[str, Any] = {}
+
+        async def opener(chat: dict[str, Any], trail: upstream.Trail) -> upstream.UpstreamStream:
+            sent.update(chat)  # as reserved: with the cap lowered, if it was
+            return await upstream.open_stream(chat, trail)
+
+        settlement = await open_settled_stream(caller=caller, params=plan.chat, endpoint=RESPONSES, opener=opener)
+        protocol = TranslatedEvents(caller, plan, sent)
     return Passed(
         body=settled_events(settlement, protocol),
         allowance=settlement.allowance,
@@ -243,11 +249,11 @@ class TranslatedEvents(StreamProtocol):
     """A chat stream's chunks as the Responses API's typed events, each as it arrives; the response kept
     (if stored) once it is done."""
 
-    def __init__(self, caller: Caller, plan: Plan) -> None:
+    def __init__(self, caller: Caller, plan: Plan, chat: dict[str, Any]) -> None:
         self.caller = caller
         self.plan = plan
         self.translation = translate.EventTranslation(
-            _as_asked(plan.params, plan.chat or {}), response_id=translate.new_id("resp"), store=plan.store
+            _as_asked(plan.params, chat), response_id=translate.new_id("resp"), store=plan.store
         )
 
     def opening(self) -> bytes:
