@@ -370,6 +370,9 @@ CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
 # default), tokens bound nothing, and an embeddings call that took no request would be unlimited. Off, a
 # retrieval index (thousands of calls) is bounded by the token limit alone: for users who have one.
 CHATGATEWAY_EMBEDDINGS_COUNT_AS_REQUESTS = envbool("CHATGATEWAY_EMBEDDINGS_COUNT_AS_REQUESTS", True)
+# Send `store: false` with every /v1/responses request, and keep no translated response either: nothing of a
+# conversation stays at the provider or in the gateway (previous_response_id and GET by id then find nothing).
+CHATGATEWAY_RESPONSES_FORCE_NO_STORE = envbool("CHATGATEWAY_RESPONSES_FORCE_NO_STORE", False)
 # Inputs in one /v1/embeddings call (OpenAI's own limit); each is bounded by CHATGATEWAY_MAX_PROMPT_CHARS.
 CHATGATEWAY_MAX_EMBEDDING_INPUTS = envint("CHATGATEWAY_MAX_EMBEDDING_INPUTS", 2048, minimum=1)
 # Bodies past this get 413 (Django's own limit, applied before any parsing).

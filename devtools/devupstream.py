@@ -5,7 +5,10 @@ Run it alone with `python -m devtools.devupstream --port 8001`; `make run` start
 OPENAI_API_KEY is set, and the test suite starts one on a free port.
 
 It speaks `GET /v1/models`, `POST /v1/chat/completions` and the legacy `POST /v1/completions` (streamed or
-not), and `POST /v1/embeddings`, and accepts only `Authorization: Bearer <its key>`. Faults for tests, chosen
+not), `POST /v1/embeddings`, and the Responses API (`POST /v1/responses`, streamed as typed events or not;
+`GET` and `DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`, `POST .../cancel`: responses
+are kept in memory unless sent with `store: false`, and `previous_response_id` continues one), and
+accepts only `Authorization: Bearer <its key>`. Faults for tests, chosen
 per request by directives anywhere in the last message (a legacy completion's prompts, embeddings' inputs),
 or for every request by `POST /_dev/fault {"fault": "<directives>"}`:
 
@@ -26,6 +29,8 @@ or for every request by `POST /_dev/fault {"fault": "<directives>"}`:
                        provider might say, for the gateway's redaction tests
     [dev:tool_call=N]  unstreamed, answer with a call of the tool `lookup` whose arguments are N
                        characters of JSON, and no text (finish_reason "tool_calls")
+    [dev:call]         when the request offers function tools, call the first one, with arguments
+                       `{"q": <the message's text>}` and no text, streamed or not (chat and Responses)
     [dev:nousage]      report no usage: no usage chunk even with stream_options.include_usage, and no
                        `usage` in an unstreamed answer
     [dev:cached=N]     chat: report N of the prompt's tokens (at most all of them) as served from a cache,
@@ -51,6 +56,10 @@ A streamed answer is one SSE event per content chunk, a finish chunk, a usage ch
 `stream_options.include_usage` is true, then `data: [DONE]`. Every chunk carries a non-standard top-level
 field `"x_dev_sent_at": <time.time()>`, the moment it was sent, so a test can tell chunks that arrive
 one by one from chunks that arrive in a batch.
+
+`responses = False` makes it a chat-only server, as most local servers are: `/v1/responses` is then a 404.
+A Responses answer echoes the last input item (a message's text, or a function call's output) as chat does
+the last message.
 
 Several providers in one test run several upstreams (each on its own port, with its own `fault`). One may
 accept further keys (`keys`, a set of secrets besides `key`), play a fault only for requests made with a
@@ -91,7 +100,8 @@ EMBEDDING_DIMENSIONS = 64  # when a request sets no `dimensions` (OpenAI's small
 LEGACY_DEFAULT_MAX_TOKENS = 16  # OpenAI's /v1/completions cap when a request sets none
 _TOKEN = re.compile(r"\s*\S+")  # a token, with the whitespace before it
 _DIRECTIVE = re.compile(
-    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak|tool_call|cached)(?:=([0-9.]+|[a-z]+))?\]"
+    r"\[dev:(status|delay|garbage|drop|flaky|chunks|interval|cut|stall|error_event|nousage|leak|tool_call|cached|call)"
+    r"(?:=([0-9.]+|[a-z]+))?\]"
 )
 
 
@@ -103,6 +113,8 @@ class DevUpstream:
         self.keys: set[str] = set()  # further keys it accepts
         self.key_faults: dict[str, str] = {}  # a key's own directives, played for the requests made with it
         self.keyless = False  # True: requests without an Authorization header are served too
+        self.responses = True  # False: a chat-only server (no /v1/responses)
+        self.stored: dict[str, dict[str, Any]] = {}  # Responses kept: id → {"response", "input_items"}
         self.fault: str = ""
         self.received: list[dict[str, Any]] = []  # the last 100
         self.received_count = 0
@@ -167,6 +179,7 @@ class _Shape:
     nousage: bool = False
     tool_call: int | None = None
     cached: int | None = None
+    call: bool = False
 
     @classmethod
     def parse(cls, text: str) -> _Shape:
@@ -186,6 +199,7 @@ class _Shape:
             nousage="nousage" in found,
             tool_call=None if (calls := number("tool_call", bare=100)) is None else int(calls),
             cached=None if (cached := number("cached", bare=0)) is None else int(cached),
+            call="call" in found,
         )
 
     def pieces(self, answer: str) -> list[str]:
@@ -241,6 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"object": "list", "data": [_model(name) for name in MODELS]})
         if self.path.startswith("/v1/models/"):
             return self._json(200, _model(self.path.rsplit("/", 1)[1]))
+        if self.path.startswith("/v1/responses/") and self.upstream.responses:
+            return self._response_by_id()
         return self._error(404, "Unknown path.", "invalid_request_error", "not_found")
 
     def do_POST(self) -> None:
@@ -253,6 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if self.path in ("/v1/embeddings", "/v1/completions"):
             return self._legacy_or_embeddings(body)
+        if self.path.startswith("/v1/responses") and self.upstream.responses:
+            return self._responses(body)
         if self.path != "/v1/chat/completions":
             return self._error(404, "Unknown path.", "invalid_request_error", "not_found")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
@@ -276,6 +294,107 @@ class _Handler(BaseHTTPRequestHandler):
         if field == "input":
             return self._embed(body, items, shape)
         return self._complete_text(body, items, shape)
+
+    def do_DELETE(self) -> None:
+        self._remember(None)
+        if not self._authorised():
+            return None
+        if self.path.startswith("/v1/responses/") and self.upstream.responses:
+            return self._response_by_id()
+        return self._error(404, "Unknown path.", "invalid_request_error", "not_found")
+
+    # --- the Responses API -----------------------------------------------------------------------
+    def _response_by_id(self) -> None:
+        """GET or DELETE /v1/responses/{id}, GET .../input_items, POST .../cancel."""
+        parts = self.path.split("?", 1)[0].removeprefix("/v1/responses/").split("/")
+        kept = self.upstream.stored.get(parts[0])
+        if kept is None:
+            return self._error(404, f"Response with id '{parts[0]}' not found.", "invalid_request_error", None)
+        if parts[1:] == ["input_items"] and self.command == "GET":
+            items = kept["input_items"]
+            listing = {"object": "list", "data": items[::-1], "has_more": False}
+            return self._json(200, {**listing, "first_id": items[-1]["id"], "last_id": items[0]["id"]})
+        if parts[1:] == ["cancel"] and self.command == "POST":
+            message = "Only responses created with background=true can be cancelled."
+            return self._error(400, message, "invalid_request_error", None)
+        if parts[1:] or self.command not in ("GET", "DELETE"):
+            return self._error(404, "Unknown path.", "invalid_request_error", "not_found")
+        if self.command == "DELETE":
+            del self.upstream.stored[parts[0]]
+            return self._json(200, {"id": parts[0], "object": "response", "deleted": True})
+        return self._json(200, kept["response"])
+
+    def _responses(self, body: Any) -> None:
+        if self.path != "/v1/responses":
+            return self._response_by_id()
+        if not isinstance(body, dict) or not body.get("model") or "input" not in body:
+            return self._error(400, "'model' and 'input' are required.", "invalid_request_error", None)
+        previous = body.get("previous_response_id")
+        if previous and previous not in self.upstream.stored:
+            message = f"Previous response with id '{previous}' not found."
+            return self._error(400, message, "invalid_request_error", "previous_response_not_found")
+        items = _input_items(body["input"])
+        last = _item_text(items[-1]) if items else ""
+        given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        fault = self.upstream.fault + self.upstream.key_faults.get(given, "")
+        if self._fault(fault + last):
+            return None
+        shape = _Shape.parse(fault + last)
+        response = _response_answer(body, items, last, shape)
+        if body.get("store", True) is not False:
+            self.upstream.stored[response["id"]] = {"response": response, "input_items": items}
+        if body.get("stream"):
+            try:
+                self._stream_headers()
+                self._send_response_events(response, shape)
+            except ConnectionError:
+                self.close_connection = True
+                if self.entry is not None:
+                    self.upstream.note_abandoned(self.entry)
+            return None
+        time.sleep(len(shape.pieces(last)) * shape.interval)
+        return self._json(200, response)
+
+    def _send_response_events(self, response: dict[str, Any], shape: _Shape) -> None:
+        """The Responses API's typed events for `response`, as OpenAI streams them."""
+        sequence = iter(range(1_000_000))
+        begun = {**response, "status": "in_progress", "output": [], "usage": None}
+
+        def send(kind: str, **payload: Any) -> None:
+            data = {"type": kind, "sequence_number": next(sequence), **payload, "x_dev_sent_at": time.time()}
+            self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
+
+        send("response.created", response=begun)
+        send("response.in_progress", response=begun)
+        deltas = 0
+        for index, item in enumerate(response["output"]):
+            send("response.output_item.added", output_index=index, item={**item, "status": "in_progress"})
+            if item["type"] == "function_call":
+                send("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
+                     delta=item["arguments"])  # fmt: skip
+                send("response.function_call_arguments.done", item_id=item["id"], output_index=index,
+                     arguments=item["arguments"])  # fmt: skip
+            else:
+                ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
+                text = item["content"][0]["text"]
+                send("response.content_part.added", **ids, part={**item["content"][0], "text": ""})
+                for number, piece in enumerate(shape.content_to_send(shape.pieces(text) if text else [])):
+                    send("response.output_text.delta", **ids, delta=piece)
+                    deltas += 1
+                    pause = (shape.stall if number == 0 else 0) + shape.interval
+                    if pause:
+                        time.sleep(pause)
+                if shape.cut is not None:
+                    return self._reset()
+                if shape.error_event:
+                    error = {"code": "dev_fault", "message": "Simulated failure in mid-stream.", "param": None}
+                    return send("error", **error)
+                send("response.output_text.done", **ids, text=text)
+                send("response.content_part.done", **ids, part=item["content"][0])
+            send("response.output_item.done", output_index=index, item=item)
+        send(f"response.{'incomplete' if response['status'] == 'incomplete' else 'completed'}", response=response)
+        return None
 
     # --- answers ---------------------------------------------------------------------------------
     def _embed(self, body: dict[str, Any], items: list[Any], shape: _Shape) -> None:
@@ -320,6 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self._json(200, completion if usage is None else {**completion, "usage": usage})
 
     def _complete(self, body: dict[str, Any], last: str, shape: _Shape) -> None:
+        if shape.call and _function_names(body.get("tools")):
+            return self._call_a_tool(body, last)
         pieces = shape.pieces(f"{NOTICE} You said: {_DIRECTIVE.sub('', last).strip()}")
         pieces, cut_short = _capped(pieces, _cap(body))
         finish_reason = "length" if cut_short else "stop"
@@ -349,6 +470,36 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         }
         return self._json(200, completion if usage is None else {**completion, "usage": usage})
+
+    def _call_a_tool(self, body: dict[str, Any], last: str) -> None:
+        """[dev:call]: a chat answer that calls the first function tool with `{"q": <the last message>}`."""
+        name = _function_names(body["tools"])[0]
+        arguments = json.dumps({"q": _DIRECTIVE.sub("", last).strip()})
+        call_id = f"call_{uuid.uuid4().hex[:12]}"
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"]) or 1
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(arguments.split()),
+                 "total_tokens": prompt_tokens + len(arguments.split())}  # fmt: skip
+        base = {"id": f"chatcmpl-dev-{uuid.uuid4().hex[:12]}", "created": int(time.time()), "model": body["model"]}
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+            return self._json(200, {**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+        base["object"] = "chat.completion.chunk"
+        self._stream_headers()
+        opening = {"role": "assistant", "content": None, "tool_calls": [
+            {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}]}  # fmt: skip
+        self._event({**base, "choices": [{"index": 0, "delta": opening, "finish_reason": None}]})
+        half = len(arguments) // 2
+        for piece in (arguments[:half], arguments[half:]):
+            delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+            self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self._event({**base, "choices": [], "usage": usage})
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        return None
 
     def _stream(
         self,
@@ -543,6 +694,81 @@ def _choice(kind: str, index: int, piece: str | None, *, first: bool, finish_rea
         return {"text": piece or "", "index": index, "logprobs": None, "finish_reason": finish_reason}
     delta = {} if piece is None else {"role": "assistant", "content": piece} if first else {"content": piece}
     return {"index": index, "delta": delta, "finish_reason": finish_reason}
+
+
+def _function_names(tools: Any) -> list[str]:
+    """The names of the function tools a chat or Responses request offers."""
+    names = []
+    for tool in tools if isinstance(tools, list) else []:
+        if isinstance(tool, dict) and tool.get("type") == "function":
+            name = (tool.get("function") or {}).get("name") if "function" in tool else tool.get("name")
+            if isinstance(name, str):
+                names.append(name)
+    return names
+
+
+def _input_items(value: Any) -> list[dict[str, Any]]:
+    """A Responses `input` as items, each with an id as OpenAI lists them."""
+    if isinstance(value, str):
+        value = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": value}]}]
+    items = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict):
+            item = {"type": "message", **item} if "type" not in item else dict(item)
+            if item["type"] == "message" and isinstance(item.get("content"), str):
+                kind = "output_text" if item.get("role") == "assistant" else "input_text"
+                item["content"] = [{"type": kind, "text": item["content"]}]
+            items.append({"id": item.get("id") or f"msg_dev{uuid.uuid4().hex[:16]}", **item})
+    return items
+
+
+def _item_text(item: dict[str, Any]) -> str:
+    """What an input item says: a message's text, or a function call's output."""
+    if item.get("type") == "function_call_output":
+        return str(item.get("output", ""))
+    content = item.get("content")
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def _response_answer(body: dict[str, Any], items: list[dict[str, Any]], last: str, shape: _Shape) -> dict[str, Any]:
+    """A Responses API answer to `items`: a call of the first function tool ([dev:call]), else the last
+    item echoed, capped at `max_output_tokens`; its usage counts words."""
+    names = _function_names(body.get("tools"))
+    status, details = "completed", None
+    if shape.call and names:
+        arguments = json.dumps({"q": _DIRECTIVE.sub("", last).strip()})
+        call = {"type": "function_call", "id": f"fc_dev{uuid.uuid4().hex[:16]}"}
+        call["call_id"] = f"call_{uuid.uuid4().hex[:12]}"
+        output = [{**call, "name": names[0], "arguments": arguments, "status": "completed"}]
+        written = arguments
+    else:
+        pieces, cut_short = _capped(shape.pieces(f"{NOTICE} You said: {_DIRECTIVE.sub('', last).strip()}"), _cap(body))
+        written = "".join(pieces)
+        if cut_short:
+            status, details = "incomplete", {"reason": "max_output_tokens"}
+        part = {"type": "output_text", "text": written, "annotations": []}
+        output = [{"type": "message", "id": f"msg_dev{uuid.uuid4().hex[:16]}", "status": "completed",
+                   "role": "assistant", "content": [part]}]  # fmt: skip
+    said = " ".join([str(body.get("instructions") or ""), *(_item_text(item) for item in items)])
+    input_tokens, output_tokens = max(1, len(said.split())), len(written.split())
+    usage = {
+        "input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    }  # fmt: skip
+    return {
+        "id": f"resp_dev{uuid.uuid4().hex[:24]}", "object": "response", "created_at": int(time.time()),
+        "status": status, "incomplete_details": details, "error": None, "model": body["model"],
+        "instructions": body.get("instructions"), "output": output, "parallel_tool_calls": True,
+        "previous_response_id": body.get("previous_response_id"), "store": body.get("store", True) is not False,
+        "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
+        "max_output_tokens": body.get("max_output_tokens"), "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [], "text": body.get("text") or {"format": {"type": "text"}},
+        "usage": None if shape.nousage else usage, "metadata": body.get("metadata") or {},
+        "x_dev_notice": NOTICE,
+    }  # fmt: skip
 
 
 def _items(value: Any) -> list[Any] | None:

@@ -206,6 +206,56 @@ class TextCompletionRequestSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "array", "items": {"type": "object", "additionalProperties": True}, "minItems": 1},
+        ]
+    }
+)
+class ResponseInputField(serializers.Field):
+    """A Responses request's `input`: text, or a list of input items (messages, function calls and their
+    outputs, ...), which the provider or the translation judges."""
+
+    default_error_messages = {
+        "invalid": "Must be a string or a list of input items (objects).",
+        "empty": "Has no text: send a string that is not empty or only spaces, or input items.",
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            if not data.strip():
+                self.fail("empty")
+            return data
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            self.fail("invalid")
+        if not data:
+            self.fail("empty")
+        return data
+
+
+@extend_schema_serializer(component_name="Response")  # the request half: "ResponseRequest"
+class ResponseRequestSerializer(serializers.Serializer):
+    """OpenAI's Responses request. These fields are checked; every other (`instructions`, `tools`,
+    `tool_choice`, `temperature`, `text`, `reasoning`, `metadata`, ...) goes to a Responses provider as sent,
+    or is translated for a chat-only one."""
+
+    model = TextField(trim_whitespace=False)
+    input = ResponseInputField()
+    stream = StrictBooleanField(required=False)
+    store = StrictBooleanField(required=False, allow_null=True)
+    background = StrictBooleanField(required=False, allow_null=True)
+    max_output_tokens = StrictIntegerField(required=False, allow_null=True, min_value=1)
+    previous_response_id = TextField(required=False, allow_null=True, trim_whitespace=False, max_length=200)
+    instructions = TextField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
+    tools = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        check_prompt_size(prompt_chars(self.initial_data))  # input, instructions, tools, text format
+        return attrs
+
+
 class ModelChecks(CheckedByCode):
     """The model of an embeddings or legacy completions request: one of CHATGATEWAY_MODELS."""
 
@@ -223,6 +273,10 @@ class EmbeddingsRequestChecks(ModelChecks):
 
 class TextCompletionRequestChecks(ModelChecks):
     target_class = TextCompletionRequestSerializer
+
+
+class ResponseRequestChecks(ModelChecks):
+    target_class = ResponseRequestSerializer
 
 
 # What the gateway answers, as OpenAI documents it: used to describe /v1 in the schema. A completion is
@@ -311,3 +365,16 @@ class TextCompletionSerializer(serializers.Serializer):
     model = serializers.CharField()
     choices = TextChoiceSerializer(many=True)
     usage = UsageSerializer(required=False, allow_null=True)
+
+
+class ResponseObjectSerializer(serializers.Serializer):
+    """`object: "response"`: a provider's own, unchanged, or the gateway's translation of a chat answer;
+    streamed, typed events instead (`response.created` ... `response.completed`)."""
+
+    id = serializers.CharField()
+    object = serializers.CharField(help_text="Always `response`.")
+    created_at = serializers.IntegerField()
+    status = serializers.CharField()
+    model = serializers.CharField()
+    output = serializers.ListField(child=serializers.DictField())
+    usage = serializers.DictField(required=False, allow_null=True)

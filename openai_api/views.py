@@ -1,5 +1,5 @@
 """The OpenAI-compatible API: point any OpenAI client at `http://HOST:PORT/v1` with an API key or a
-JWT as its `api_key`. Chat completions, legacy completions, embeddings and models.
+JWT as its `api_key`. Chat completions, the Responses API, legacy completions, embeddings and models.
 
 The relay endpoints are async views: while a worker waits on the upstream it serves other requests,
 and no thread is busy while a stream waits. Its database work (authentication, the quota, the usage
@@ -30,6 +30,8 @@ from openai_api.serializers import (
     EmbeddingsRequestSerializer,
     ModelListSerializer,
     ModelSerializer,
+    ResponseObjectSerializer,
+    ResponseRequestSerializer,
     TextCompletionRequestSerializer,
     TextCompletionSerializer,
 )
@@ -43,6 +45,7 @@ from relay.passthrough import (
     relay_embeddings,
     relay_text_completion,
 )
+from relay.responses import passthrough as responses
 from relay.rules import allowed_models, check_model_allowed
 
 
@@ -164,6 +167,110 @@ class EmbeddingsView(OpenAIStyleMixin, AsyncAPIView):
         return _answer(await relay_embeddings(caller=caller_of(request), params=request.data))
 
 
+RESPONSE_STREAM_DESCRIPTION = (
+    "A Responses API object: a provider's own, unchanged, or (for a model whose providers speak only chat "
+    "completions) the gateway's translation. With `stream: true`, typed server-sent events instead "
+    "(`event: response.created` ... `event: response.completed`); a stream that fails midway ends with "
+    "`event: error`."
+)
+RESPONSE_STREAM_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "description": "The event's type, e.g. `response.output_text.delta`."},
+        "data": {"type": "string", "pattern": r"^\{.*\}$", "description": "The event, a JSON object."},
+    },
+    "required": ["data"],
+}
+
+
+class ResponsesView(OpenAIStyleMixin, AsyncAPIView):
+    """OpenAI's `POST /v1/responses`, streamed or not: passed on to a provider that speaks it, translated
+    for one that speaks only chat completions."""
+
+    @extend_schema(
+        operation_id="v1_responses_create",
+        request=ResponseRequestSerializer,
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                ResponseObjectSerializer, description=RESPONSE_STREAM_DESCRIPTION
+            ),
+            (200, "text/event-stream"): OpenApiResponse(RESPONSE_STREAM_EVENT, description=RESPONSE_STREAM_DESCRIPTION),
+            **openai_errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
+        },
+        parameters=[*relay_headers(), UPSTREAM_REQUEST_ID],
+        tags=["OpenAI-compatible"],
+    )
+    async def post(self, request: Request) -> HttpResponse:
+        asked = ResponseRequestSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        check_model_allowed(asked.validated_data["model"], user=request.user, api=apis.OPENAI)
+        caller = caller_of(request)
+        plan = await responses.plan(caller=caller, params=request.data)
+        if asked.validated_data.get("stream"):
+            return _answer(await responses.open_response_stream(caller=caller, plan=plan), stream=True)
+        return _answer(await responses.relay_response(caller=caller, plan=plan))
+
+
+RESPONSE_BY_ID = {**openai_errors(400, 401, 404, 502, 503, 504)}
+DELETED = '`{"id": "resp_...", "object": "response", "deleted": true}`'
+INPUT_ITEMS_QUERY = ("limit", "order", "after")
+
+
+class ResponseView(OpenAIStyleMixin, AsyncAPIView):
+    """OpenAI's `GET` and `DELETE /v1/responses/{id}`: only for the user who made the response."""
+
+    @extend_schema(
+        operation_id="v1_responses_retrieve",
+        responses={200: ResponseObjectSerializer, **RESPONSE_BY_ID},
+        tags=["OpenAI-compatible"],
+    )
+    async def get(self, request: Request, response_id: str) -> HttpResponse:
+        return await _by_id(request, response_id, "GET")
+
+    @extend_schema(
+        operation_id="v1_responses_delete",
+        responses={200: OpenApiResponse(description=DELETED), **RESPONSE_BY_ID},
+        tags=["OpenAI-compatible"],
+    )
+    async def delete(self, request: Request, response_id: str) -> HttpResponse:
+        return await _by_id(request, response_id, "DELETE")
+
+
+class ResponseInputItemsView(OpenAIStyleMixin, AsyncAPIView):
+    """OpenAI's `GET /v1/responses/{id}/input_items` (`limit`, `order`, `after`): for its owner alone."""
+
+    @extend_schema(
+        operation_id="v1_responses_input_items",
+        responses={200: OpenApiResponse(description="A list of input items."), **RESPONSE_BY_ID},
+        tags=["OpenAI-compatible"],
+    )
+    async def get(self, request: Request, response_id: str) -> HttpResponse:
+        query = {name: request.query_params[name] for name in INPUT_ITEMS_QUERY if name in request.query_params}
+        return await _by_id(request, response_id, "GET", suffix="/input_items", query=query)
+
+
+class ResponseCancelView(OpenAIStyleMixin, AsyncAPIView):
+    """OpenAI's `POST /v1/responses/{id}/cancel` (background responses): for its owner alone."""
+
+    @extend_schema(
+        operation_id="v1_responses_cancel",
+        request=None,
+        responses={200: ResponseObjectSerializer, **RESPONSE_BY_ID},
+        tags=["OpenAI-compatible"],
+    )
+    async def post(self, request: Request, response_id: str) -> HttpResponse:
+        return await _by_id(request, response_id, "POST", suffix="/cancel")
+
+
+async def _by_id(
+    request: Request, response_id: str, method: str, *, suffix: str = "", query: dict[str, str] | None = None
+) -> HttpResponse:
+    status, body = await responses.response_call(
+        caller=caller_of(request), response_id=response_id, method=method, suffix=suffix, query=query
+    )
+    return HttpResponse(body, status=status, content_type="application/json")
+
+
 class ModelListView(OpenAIStyleMixin, AsyncAPIView):
     """OpenAI's `GET /v1/models`: the models this gateway lets its users ask."""
 
@@ -194,7 +301,7 @@ def unknown_url(request: HttpRequest) -> JsonResponse:
     """What OpenAI answers for an endpoint it does not have; the gateway offers only the ones above."""
     message = (
         f"Unknown request URL: {request.method} {request.path}. "
-        "This gateway offers /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models."
+        "This gateway offers /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings and /v1/models."
     )
     error = {"message": message, "type": "invalid_request_error", "param": None, "code": "unknown_url"}
     return JsonResponse({"error": error}, status=404)

@@ -19,6 +19,7 @@ class UsageRecord(models.Model):
         CONVERSATION = "conversation", "/api/conversations/<id>/messages/ (a conversation's message)"
         EMBEDDINGS = "embeddings", "/v1/embeddings (OpenAI compatible)"
         COMPLETIONS = "completions", "/v1/completions (OpenAI compatible, legacy)"
+        RESPONSES = "responses", "/v1/responses (OpenAI compatible)"
 
     LOST = "gateway_lost_request"  # `error` of a request whose server process ended before it did
 
@@ -116,3 +117,30 @@ class UsageRecord(models.Model):
     def cost_amount(self) -> Decimal:
         """The cost in units of its currency, exact (nine decimals)."""
         return money.from_nanos(self.cost)
+
+
+class ResponseOwner(models.Model):
+    """Who made a Responses API response id (`/v1/responses`), so that only they may read, delete, cancel or
+    continue it: the upstream key is shared, and without this one user could read another's conversation.
+
+    A response a provider answered natively (`translated` false) is kept there; its `provider` serves the
+    later calls. A response the gateway translated to chat completions is kept here: its own `input_items`,
+    the `context` that went before them (a `previous_response_id`'s conversation), and the `response`
+    object. Nothing is made for a response sent with `store: false` (or CHATGATEWAY_RESPONSES_FORCE_NO_STORE).
+    """
+
+    response_id = models.CharField(max_length=200, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="responses")
+    model = models.CharField(max_length=200, help_text="The public model it was asked of.")
+    provider = models.CharField(max_length=100, blank=True, help_text="The provider that keeps it (native only).")
+    translated = models.BooleanField(default=False, help_text="Answered through chat completions; kept here.")
+    created = models.DateTimeField(default=timezone.now)
+    input_items = models.JSONField(null=True, blank=True)
+    context = models.JSONField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created"], name="response_owner_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.response_id} ({self.user_id})"

@@ -39,6 +39,7 @@ class StreamSettlement:
         self._attempt = attempt
         self._model = str(stream.first.chunk.get("model") or attempt.model)
         self._usage: upstream.Usage | None = None
+        self.usage: upstream.Usage | None = None  # once it succeeded: as settled, reported or estimated
         self._answer: list[str] = []
         self._done = False
         self._deadline = attempt.started + settings.CHATGATEWAY_MAX_REQUEST_SECONDS
@@ -107,7 +108,7 @@ class StreamSettlement:
             elif refund:
                 await in_db(self._attempt.refund)
             else:
-                await in_db(
+                self.usage = await in_db(
                     self._attempt.succeed,
                     model=self._model,
                     usage=self._usage,

@@ -55,7 +55,8 @@ CHAT = Endpoint("chat", "POST", "/api/chat/")
 V1 = Endpoint("v1", "POST", "/v1/chat/completions")
 EMBEDDINGS = Endpoint("embeddings", "POST", "/v1/embeddings")
 COMPLETIONS = Endpoint("completions", "POST", "/v1/completions")
-PROMPT_FIELD = {"embeddings": "input", "completions": "prompt"}  # where their text goes
+RESPONSES = Endpoint("responses", "POST", "/v1/responses")
+PROMPT_FIELD = {"embeddings": "input", "completions": "prompt", "responses": "input"}  # where their text goes
 
 
 def raw_json(text: bytes) -> dict[str, Any]:
@@ -124,6 +125,24 @@ for prompted in (EMBEDDINGS, COMPLETIONS):
          "not valid Unicode"),
         ("huge header", prompted, {**prompted.good(), "headers": HUGE_HEADER}, 431, ""),
     ]  # fmt: skip
+CASES += [
+    ("not JSON", RESPONSES, raw_json(b"{nope"), 400, "not valid JSON"),
+    ("wrong shape: a list", RESPONSES, {"json": ["hello"]}, 400, "Invalid data"),
+    ("wrong type: a number", RESPONSES, RESPONSES.request(prompt=42), 400, "Must be a string"),
+    ("wrong type: a list of tokens", RESPONSES, RESPONSES.request(prompt=[7, 8]), 400, "input items"),
+    ("empty prompt", RESPONSES, RESPONSES.request(prompt=""), 400, "no text"),
+    ("empty list", RESPONSES, RESPONSES.request(prompt=[]), 400, "no text"),
+    ("whitespace prompt", RESPONSES, RESPONSES.request(prompt=" \t\n "), 400, "no text"),
+    ("prompt over the limit", RESPONSES, RESPONSES.request(prompt="x" * 8001), 400, "the limit is 8000"),
+    ("instructions over the limit", RESPONSES, RESPONSES.request(prompt="hi", instructions="x" * 8000), 400,
+     "the limit is 8000"),
+    ("no output tokens", RESPONSES, RESPONSES.request(prompt="hi", max_output_tokens=0), 400, "max_output_tokens"),
+    ("body over the limit", RESPONSES, over_the_body_limit(RESPONSES), 413, "limit is 1024 KiB"),
+    ("unknown model", RESPONSES, {"json": {"model": "gpt-9", "input": "hi"}}, 404, "gpt-9"),
+    ("invalid UTF-8", RESPONSES, raw_json(f'{{"model": "{MODEL}", "input": "\xff"}}'.encode("latin-1")), 400,
+     "not valid Unicode"),
+    ("huge header", RESPONSES, {**RESPONSES.good(), "headers": HUGE_HEADER}, 431, ""),
+]  # fmt: skip
 CASES += [
     ("too many inputs", EMBEDDINGS, EMBEDDINGS.request(prompt=["x"] * 2049), 400, "the limit is 2048"),
     ("too many prompts", COMPLETIONS, COMPLETIONS.request(prompt=["x"] * 101), 400, "the limit is 100"),

@@ -49,6 +49,8 @@ def test_it_describes_every_endpoint_once(document):
         "/api/conversations/{id}/messages/", "/api/keys/", "/api/keys/{id}/", "/api/quota/", "/api/token/",
         "/api/token/blacklist/", "/api/token/refresh/", "/api/token/verify/", "/api/usage/", "/healthz", "/token",
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/models/{model}",
+        "/v1/responses", "/v1/responses/{response_id}", "/v1/responses/{response_id}/cancel",
+        "/v1/responses/{response_id}/input_items",
     ]  # fmt: skip
 
 
@@ -74,6 +76,7 @@ def test_each_endpoint_names_the_credentials_it_takes(document):
         ("/v1/chat/completions", "OpenAIError"),
         ("/v1/completions", "OpenAIError"),
         ("/v1/embeddings", "OpenAIError"),
+        ("/v1/responses", "OpenAIError"),
     ],
 )
 def test_each_api_gives_its_own_error_shape_and_a_429_says_when_to_retry(document, path, error):
@@ -103,6 +106,15 @@ def test_a_legacy_completion_is_json_or_a_stream_of_events_and_embeddings_json(d
     request = document["components"]["schemas"]["EmbeddingsRequest"]
     assert sorted(request["required"]) == ["input", "model"]
     assert len(request["properties"]["input"]["oneOf"]) == 4
+
+
+def test_a_response_is_json_or_a_stream_of_typed_events(document):
+    answer = operation(document, "post", "/v1/responses")["responses"]["200"]["content"]
+
+    assert answer["application/json"]["schema"] == {"$ref": "#/components/schemas/ResponseObject"}
+    assert answer["text/event-stream"]["schema"]["required"] == ["data"]
+    assert sorted(document["components"]["schemas"]["ResponseRequest"]["required"]) == ["input", "model"]
+    assert set(document["paths"]["/v1/responses/{response_id}"]) == {"get", "delete"}
 
 
 def test_the_models_offered_are_the_configured_ones(settings):

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import openai
 import pytest
+from cryptography.fernet import Fernet
 
 from accounts.tokens import issue_access_token
+from devtools.devupstream import DevUpstream
+from providers import catalog
+from providers.models import Deployment, Model, Provider, ProviderKey
 
 
 @pytest.fixture
@@ -16,3 +20,24 @@ def sdk(gateway, user):
         )
 
     return make
+
+
+@pytest.fixture
+def chat_only(transactional_db, settings):
+    """A provider declared with `endpoints: [chat]` serving the model `smart` (as `qwen-local`), at an upstream
+    of its own that speaks no Responses API (a 404 there would show a request that was not translated)."""
+    upstream = DevUpstream().start()
+    upstream.responses = False
+    settings.CHATGATEWAY_KEY_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    catalog.forget()
+    provider = Provider.objects.create(
+        name="local", base_url=upstream.url, endpoints=["chat"], max_retries=0, timeout=5.0
+    )
+    key = ProviderKey(provider=provider, label="local key")
+    key.set_secret(upstream.key)
+    key.save()
+    Deployment.objects.create(model=Model.objects.create(name="smart"), provider=provider, upstream_model="qwen-local")
+    catalog.refresh()
+    yield upstream
+    catalog.forget()
+    upstream.stop()

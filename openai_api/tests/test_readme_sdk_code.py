@@ -43,3 +43,5 @@ def test_the_readme_sdk_code_runs_against_a_live_gateway(gateway, user, credenti
     assert lines[1].endswith("You said: Say hello.")
     assert lines[2].endswith("You said: Count to five.")
     assert re.fullmatch(r"\[\d+ tokens\]", lines[3])
+    assert lines[4].endswith("You said: Say hi.")
+    assert lines[5] == "completed"

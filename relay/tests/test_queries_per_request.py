@@ -77,3 +77,13 @@ def test_the_other_openai_endpoints_take_the_same_nine(api, path, body):
         assert api.post(path, body, format="json").status_code == 200
 
     assert _statements(queries) == NINE
+
+
+@pytest.mark.parametrize("store", [True, False])
+def test_a_response_adds_only_its_owner_when_it_is_kept(api, store):
+    body = {"model": "gpt-4o-mini", "input": "hi", "store": store}
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post("/v1/responses", body, format="json").status_code == 200
+
+    # the nine, and the response's owner (one INSERT) when the response is kept
+    assert _statements(queries) == ([*NINE, "INSERT"] if store else NINE)

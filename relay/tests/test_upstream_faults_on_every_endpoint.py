@@ -77,8 +77,8 @@ STREAM_FAULTS = [
 ]
 # A body that is not JSON reaches a stream as a body that ends before its answer did.
 STREAM_REASONS = {"upstream_malformed_response": "upstream_stream_cut"}
-STREAMED = ["/v1 streamed", "/v1/completions streamed"]
-ENDPOINTS = ["/api", "/api/chat/", "/v1", "/v1/embeddings", "/v1/completions", *STREAMED]
+STREAMED = ["/v1 streamed", "/v1/completions streamed", "/v1/responses streamed"]
+ENDPOINTS = ["/api", "/api/chat/", "/v1", "/v1/embeddings", "/v1/completions", "/v1/responses", *STREAMED]
 CASES = [(fault, endpoint) for fault in FAULTS for endpoint in ENDPOINTS] + [
     (fault, endpoint) for fault in STREAM_FAULTS for endpoint in STREAMED
 ]
@@ -87,8 +87,14 @@ V1_BODIES = {
     "/v1": lambda prompt: {"messages": [{"role": "user", "content": prompt}]},
     "/v1/embeddings": lambda prompt: {"input": [prompt]},
     "/v1/completions": lambda prompt: {"prompt": prompt},
+    "/v1/responses": lambda prompt: {"input": prompt},
 }
-V1_PATHS = {"/v1": "/v1/chat/completions", "/v1/embeddings": "/v1/embeddings", "/v1/completions": "/v1/completions"}
+V1_PATHS = {
+    "/v1": "/v1/chat/completions",
+    "/v1/embeddings": "/v1/embeddings",
+    "/v1/completions": "/v1/completions",
+    "/v1/responses": "/v1/responses",
+}
 
 
 @pytest.fixture
@@ -225,7 +231,7 @@ def test_two_failing_providers_cost_nothing_and_leak_neither_key_nor_address(
     if fault.base_url == "refused":
         urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in urls]
     keys = [(WRONG_KEY,), (f"{SECOND_KEY}-wrong",)] if fault.wrong_key else [(first_upstream.key,), (SECOND_KEY,)]
-    speaking = {"endpoints": list(ENDPOINTS_SPOKEN)}
+    speaking = {"endpoints": list(ENDPOINTS_SPOKEN)}  # no `responses`: /v1/responses goes translated, to chat
     first = routes.provider("first-provider", urls[0], keys=keys[0], **speaking)
     second = routes.provider("second-provider", urls[1], keys=keys[1], **speaking)
     routes.model("gpt-4o-mini", (first, "model-one", 1), (second, "model-two", 2))

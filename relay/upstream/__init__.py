@@ -3,7 +3,8 @@
 Everything else calls the functions below and catches the domain errors below, never the SDK's:
 - `pass_through_completion()` and `open_stream()` (raw.py) for every relay endpoint, bytes unchanged;
   `pass_through_text_completion()` and `open_text_completion_stream()` for `/v1/completions`,
-  `pass_through_embeddings()` for `/v1/embeddings`;
+  `pass_through_embeddings()` for `/v1/embeddings`; `pass_through_response()`, `open_response_stream()` and
+  `response_by_id()` for `/v1/responses` to a provider that speaks the Responses API;
 - errors.py turns every SDK failure into an `UpstreamError`; clients.py holds the clients and the
   retries within OPENAI_TIMEOUT.
 """
@@ -17,20 +18,29 @@ from relay.upstream.errors import (
     UpstreamTimeout,
 )
 from relay.upstream.raw import (
+    RESPONSE_ENDS,
     RawCompletion,
+    ResponseStreamEvent,
     StreamEvent,
     UpstreamStream,
     Usage,
+    open_response_stream,
     open_stream,
     open_text_completion_stream,
+    output_text,
     pass_through_completion,
     pass_through_embeddings,
+    pass_through_response,
     pass_through_text_completion,
+    response_by_id,
+    response_usage,
 )
 from relay.upstream.routing import Trail
 
 __all__ = [
+    "RESPONSE_ENDS",
     "RawCompletion",
+    "ResponseStreamEvent",
     "StreamEvent",
     "Trail",
     "UpstreamBusy",
@@ -41,9 +51,14 @@ __all__ = [
     "UpstreamTimeout",
     "Usage",
     "forget_client_on_setting_change",
+    "open_response_stream",
     "open_stream",
     "open_text_completion_stream",
+    "output_text",
     "pass_through_completion",
     "pass_through_embeddings",
+    "pass_through_response",
     "pass_through_text_completion",
+    "response_by_id",
+    "response_usage",
 ]

@@ -16,19 +16,23 @@ import httpx2  # the SDK's transport: its errors surface unwrapped while a strea
 import openai
 
 from core import requestid
+from providers import catalog
 from providers.catalog import ProviderEntry
 from relay.estimates import choice_text
-from relay.upstream.clients import NO_AUTHORIZATION
-from relay.upstream.errors import UpstreamError, UpstreamTimeout, logged
-from relay.upstream.routing import Trail, route
+from relay.upstream.clients import NO_AUTHORIZATION, client_for
+from relay.upstream.errors import UpstreamError, UpstreamTimeout, domain_error, logged
+from relay.upstream.routing import Trail, keys_in_turn, route
 
 logger = logging.getLogger("relay.upstream")
 
 CHAT = "/chat/completions"
 COMPLETIONS = "/completions"  # the legacy text completions
 EMBEDDINGS = "/embeddings"
+RESPONSES = "/responses"  # OpenAI's Responses API, to a provider that speaks it
 # The endpoint each path is, as a provider's capabilities name it (providers.models.ENDPOINTS).
-ENDPOINT = {CHAT: "chat", COMPLETIONS: "completions", EMBEDDINGS: "embeddings"}
+ENDPOINT = {CHAT: "chat", COMPLETIONS: "completions", EMBEDDINGS: "embeddings", RESPONSES: "responses"}
+# The Responses API's events that end a stream; its usage is in the first two.
+RESPONSE_ENDS = {"response.completed", "response.incomplete", "response.failed"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +74,32 @@ class StreamEvent:
     def only_usage(self) -> bool:
         """The closing chunk that `stream_options.include_usage` asks for: usage and no choices."""
         return not self.chunk.get("choices") and self.usage is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseStreamEvent(StreamEvent):
+    """One typed event of a streamed Responses API answer: its `event:` name, and its data as sent."""
+
+    name: str = ""
+
+    @property
+    def usage(self) -> Usage | None:
+        response = self.chunk.get("response")
+        if self.chunk.get("type") in RESPONSE_ENDS and isinstance(response, dict):
+            return response_usage(response.get("usage"))
+        return None
+
+    @property
+    def text(self) -> str:
+        kind = self.chunk.get("type")
+        if kind in ("response.output_text.delta", "response.function_call_arguments.delta", "response.refusal.delta"):
+            delta = self.chunk.get("delta")
+            return delta if isinstance(delta, str) else ""
+        return ""
+
+    @property
+    def only_usage(self) -> bool:
+        return False
 
 
 class UpstreamStream:
@@ -116,7 +146,12 @@ async def _post(
     headers = requestid.upstream_headers()  # the provider's logs can name it
     if not provider.keys:
         headers = {**headers, **NO_AUTHORIZATION}  # a provider without a key gets no Authorization header
-    body = params if path == EMBEDDINGS else _body(params, stream=stream)
+    if path == EMBEDDINGS:
+        body = params
+    elif path == RESPONSES:
+        body = {**params, "stream": stream}  # its usage comes in `response.completed` without asking
+    else:
+        body = _body(params, stream=stream)
     options: dict[str, Any] = {"timeout": timeout, "headers": headers}
     return await client.post(path, cast_to=httpx2.Response, body=body, options=options, stream=stream)
 
@@ -157,8 +192,79 @@ async def pass_through_embeddings(params: dict[str, Any], trail: Trail | None = 
     )
 
 
+async def pass_through_response(
+    params: dict[str, Any], trail: Trail | None = None, *, provider: str = ""
+) -> RawCompletion:
+    """Ask a provider that speaks the Responses API (`POST /responses`), or only `provider` when named (the
+    one that keeps a `previous_response_id`); the body comes back byte for byte."""
+    response, data = await _post_for_json(params, trail, path=RESPONSES, listing="output", provider=provider)
+    return RawCompletion(
+        body=response.content,
+        model=str(data.get("model") or params["model"]),
+        text=output_text(data["output"]),
+        usage=response_usage(data.get("usage")),
+        request_id=response.headers.get("x-request-id"),
+    )
+
+
+async def open_response_stream(
+    params: dict[str, Any], trail: Trail | None = None, *, provider: str = ""
+) -> UpstreamStream:
+    """Open a streamed Responses API answer (typed events), as `open_stream` does a chat one."""
+    return await open_stream(params, trail, path=RESPONSES, provider=provider)
+
+
+async def response_by_id(*, provider: str, method: str, path: str) -> tuple[int, bytes]:
+    """Call `provider` (by name) about a response it keeps: `GET` or `DELETE /responses/{id}`, `GET
+    .../input_items`, `POST .../cancel`. Its status and body as they are, or (404, b"") if it does not know
+    the id; any other failure raises UpstreamError (a 400 with its reason, redacted), without retries."""
+    entry = catalog.current().providers.get(provider)
+    if entry is None or ENDPOINT[RESPONSES] not in entry.endpoints:
+        return 404, b""
+    key = keys_in_turn(entry)[0]
+    headers = requestid.upstream_headers() if key is not None else {**requestid.upstream_headers(), **NO_AUTHORIZATION}
+    options: dict[str, Any] = {"timeout": entry.timeout, "headers": headers}
+    client = client_for(entry, key)
+    try:
+        if method == "GET":
+            response = await client.get(path, cast_to=httpx2.Response, options=options)
+        elif method == "DELETE":
+            response = await client.delete(path, cast_to=httpx2.Response, options=options)
+        else:
+            response = await client.post(path, cast_to=httpx2.Response, body={}, options=options)
+    except openai.NotFoundError:
+        return 404, b""
+    except openai.OpenAIError as exc:
+        raise domain_error(exc) from None
+    return response.status_code, response.content
+
+
+def output_text(output: Any) -> str:
+    """What the model wrote in a Responses API `output`: messages' text and refusals, function calls' names
+    and arguments (billed as output tokens)."""
+    parts: list[Any] = []
+    for item in output if isinstance(output, list) else []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "message" and isinstance(item.get("content"), list):
+            parts += [part.get("text") or part.get("refusal") for part in item["content"] if isinstance(part, dict)]
+        elif item.get("type") == "function_call":
+            parts += [item.get("name"), item.get("arguments")]
+    return "".join(part for part in parts if isinstance(part, str))
+
+
+def response_usage(value: Any) -> Usage | None:
+    """A Responses API usage (`input_tokens`, `output_tokens`, `total_tokens`) as the gateway counts it."""
+    if not isinstance(value, dict):
+        return None
+    counts = [value.get(name) for name in ("input_tokens", "output_tokens")]
+    if not all(isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in counts):
+        return None
+    return Usage(counts[0], counts[1], counts[0] + counts[1])
+
+
 async def _post_for_json(
-    params: dict[str, Any], trail: Trail | None, *, path: str, listing: str
+    params: dict[str, Any], trail: Trail | None, *, path: str, listing: str, provider: str = ""
 ) -> tuple[httpx2.Response, dict[str, Any]]:
     """POST a non-streamed request, routed; the response and its JSON, which must be an object with a
     list in `listing` (`choices`, `data`), else UpstreamError."""
@@ -166,7 +272,7 @@ async def _post_for_json(
     async def attempt(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float, provider: ProviderEntry) -> Any:
         return await _post(client, provider, body, stream=False, timeout=timeout, path=path)
 
-    response = await route(params, trail or Trail(), attempt, endpoint=ENDPOINT[path])
+    response = await route(params, trail or Trail(), attempt, endpoint=ENDPOINT[path], only_provider=provider)
     try:
         data = json.loads(response.content)
     except ValueError:
@@ -182,7 +288,9 @@ async def open_text_completion_stream(params: dict[str, Any], trail: Trail | Non
     return await open_stream(params, trail, path=COMPLETIONS)
 
 
-async def open_stream(params: dict[str, Any], trail: Trail | None = None, *, path: str = CHAT) -> UpstreamStream:
+async def open_stream(
+    params: dict[str, Any], trail: Trail | None = None, *, path: str = CHAT, provider: str = ""
+) -> UpstreamStream:
     """Open a streamed completion and wait for its first event, routed over the model's deployments and
     retrying passing failures, all within OPENAI_TIMEOUT (routing.py); after that, the provider's timeout
     bounds each pause between events. Once the first event is here, nothing is tried elsewhere."""
@@ -204,7 +312,7 @@ async def open_stream(params: dict[str, Any], trail: Trail | None = None, *, pat
             raise
         return UpstreamStream(stack=stack, events=events, first=first, request_id=response.headers.get("x-request-id"))
 
-    return await route(params, trail or Trail(), attempt, endpoint=ENDPOINT[path])
+    return await route(params, trail or Trail(), attempt, endpoint=ENDPOINT[path], only_provider=provider)
 
 
 async def _open(
@@ -213,7 +321,7 @@ async def _open(
 ) -> tuple[Any, Any, StreamEvent]:  # fmt: skip
     response = await _post(client, provider, params, stream=True, timeout=provider.timeout, path=path)
     stack.push_async_callback(response.aclose)
-    events = _events(response.aiter_lines())
+    events = _response_events(response.aiter_lines()) if path == RESPONSES else _events(response.aiter_lines())
     return response, events, await anext(events)
 
 
@@ -237,6 +345,35 @@ async def _events(lines: AsyncIterator[str]) -> AsyncIterator[StreamEvent]:
         raise logged(UpstreamError("upstream_stream_cut")) from None
     if not finished:  # some upstreams end without [DONE], but never before the finish reason
         raise logged(UpstreamError("upstream_stream_cut"))
+
+
+async def _response_events(lines: AsyncIterator[str]) -> AsyncIterator[StreamEvent]:
+    """The typed events of a Responses API stream (`event:` and `data:` lines) until the response ends
+    (completed, incomplete); one that ends before, fails, or carries an error event raises UpstreamError."""
+    name = ""
+    try:
+        async for line in lines:
+            if line.startswith("event:"):
+                name = line[6:].strip()
+                continue
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            chunk = _chunk(data)
+            kind = chunk.get("type")
+            if kind in ("error", "response.failed"):
+                raise logged(UpstreamError("upstream_stream_error"))
+            yield ResponseStreamEvent(data=data, chunk=chunk, name=name or str(kind or "message"))
+            name = ""
+            if kind in RESPONSE_ENDS:
+                return
+    except httpx2.TimeoutException:
+        raise logged(UpstreamTimeout("upstream_stream_stalled")) from None
+    except httpx2.HTTPError:
+        raise logged(UpstreamError("upstream_stream_cut")) from None
+    raise logged(UpstreamError("upstream_stream_cut"))
 
 
 def _chunk(data: str) -> dict[str, Any]:

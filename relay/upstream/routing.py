@@ -92,14 +92,19 @@ class _NextDeployment(Exception):
         self.error = error
 
 
-async def route(params: dict[str, Any], trail: Trail, call: Call[T], *, endpoint: str = "chat") -> T:
-    """`await call(client, body, timeout, provider)` on the deployments of `params["model"]` in turn,
-    until one answers; raises the last deployment's UpstreamError when none does."""
+async def route(
+    params: dict[str, Any], trail: Trail, call: Call[T], *, endpoint: str = "chat", only_provider: str = ""
+) -> T:
+    """`await call(client, body, timeout, provider)` on the deployments of `params["model"]` in turn (of
+    `only_provider` alone when named: the one that keeps what the request refers to), until one answers;
+    raises the last deployment's UpstreamError when none does."""
     snapshot = catalog.current()
     model = snapshot.model(str(params["model"]))
     if model is None:  # the model was removed between the request's check and now
         raise logged(UpstreamMisconfigured("model_not_routable"))
     deployments = deployments_in_order(model, endpoint=endpoint)
+    if only_provider:
+        deployments = [deployment for deployment in deployments if deployment.provider.name == only_provider]
     if not deployments:
         raise NotServedOnEndpoint
     deadline = time.monotonic() + settings.OPENAI_TIMEOUT
