@@ -1,6 +1,6 @@
 """What one relayed request costs the gateway in CPU, without an HTTP server in the way.
 
-    .venv/bin/python bench/cpu_cost.py [--database sqlite|postgres] [--requests 2000] [--api-key]
+    .venv/bin/python bench/cpu_cost.py [--database sqlite|postgres] [--requests 2000] [--api-key] [--limits]
 
 Sets up as bench/run.py does (the fast fake upstream, a fresh database, the production settings), then
 calls the gateway's ASGI application directly, in this process, with one non-streamed
@@ -93,6 +93,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--api-key", action="store_true", help="authenticate with an API key, not a JWT")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument(
+        "--limits", action="store_true", help="limits of the key, the user and a team in force (none binding)"
+    )
     args = parser.parse_args()
 
     with (
@@ -104,7 +107,7 @@ def main() -> int:
             database_url=database_url, upstream_url=upstream_url, port=8000, workers=1, workdir=Path(tmp)
         )
         bench.manage(env, "migrate", "--noinput")
-        credentials = bench.make_user(env)
+        credentials = bench.make_user(env, limits=args.limits)
         os.environ.update(env)
         sys.path.insert(0, str(bench.REPO))
         os.environ["DJANGO_SETTINGS_MODULE"] = "chatgateway.settings"
@@ -120,7 +123,7 @@ def main() -> int:
 
     cpu = statistics.median(b[0] for b in batches)
     wall = statistics.median(b[1] for b in batches)
-    who = "API key" if args.api_key else "JWT"
+    who = ("API key" if args.api_key else "JWT") + (", key + user + team limits" if args.limits else "")
     print(
         f"{args.database}, {who}, {args.loop}: {len(batches) * BATCH} requests in batches of {BATCH}; "
         f"median CPU {cpu:.2f} ms a request, median wall {wall:.2f} ms"

@@ -376,14 +376,35 @@ from quota.models import Quota
 user = User.objects.create_user(username=USERNAME, password=None)
 Quota.objects.get_or_create(user=user)
 Quota.objects.filter(user=user).update(daily_limit=2_000_000_000, daily_token_limit=None)
-_, key = create_api_key(user=user, name="bench")
+api_key, key = create_api_key(user=user, name="bench")
+if LIMITS:
+    # Every level of limit on, none of them binding: the key's, the user's and a team's, in money and requests.
+    import datetime as dt
+    from decimal import Decimal
+    from django.utils import timezone
+    from providers import catalog
+    from providers.models import Price
+    from quota.models import Limit
+    from teams.models import Membership, Team
+    from apikeys.models import APIKey
+    team, _ = Team.objects.get_or_create(name="bench-team")
+    Membership.objects.get_or_create(team=team, user=user)
+    APIKey.objects.filter(pk=api_key.pk).update(team=team)
+    Price.objects.get_or_create(model_name="gpt-4o-mini", valid_from=timezone.localdate() - dt.timedelta(days=1),
+                                defaults={"input": Decimal("0.15"), "output": Decimal("0.60")})
+    Limit.objects.create(api_key=api_key, metric="requests", period="minute", amount=10**9)
+    Limit.objects.create(user=user, metric="cost", period="month", amount=10**6)
+    Limit.objects.create(team=team, metric="cost", period="month", amount=10**7)
+    Limit.objects.create(team=team, metric="requests", period="day", amount=10**9)
 print("BENCH", json.dumps({"jwt": str(issue_access_token(user)), "api_key": key}))
 """
 
 
-def make_user(env: dict[str, str], *, username: str = "bench") -> dict[str, str]:
-    """A user with a huge daily limit, and a JWT and an API key of theirs."""
-    output = manage(env, "shell", "--verbosity", "0", "--command", f"USERNAME = {username!r}\n{MAKE_USER}")
+def make_user(env: dict[str, str], *, username: str = "bench", limits: bool = False) -> dict[str, str]:
+    """A user with a huge daily limit, and a JWT and an API key of theirs; with `limits`, limits of the key, the
+    user and a team of theirs (in money and requests, none binding) and a price, so that every level is counted."""
+    script = f"USERNAME = {username!r}\nLIMITS = {limits!r}\n{MAKE_USER}"
+    output = manage(env, "shell", "--verbosity", "0", "--command", script)
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     return json.loads(line[len("BENCH ") :])
 
