@@ -27,6 +27,14 @@ def members(make_user):
     return ada, bob, team
 
 
+def _owner_of_a_process_that_has_ended() -> str:
+    process = subprocess.Popen(["sleep", "30"])
+    owner = leases._owner_name(process.pid)
+    process.kill()
+    process.wait()
+    return owner
+
+
 def _team_counter(team) -> tuple[int, int]:
     counter = Counter.objects.get(team=team, period="week")
     return counter.requests, counter.tokens_reserved
@@ -73,12 +81,24 @@ def test_leases_of_a_server_process_that_ended_are_reaped_off_the_team_counter(m
     ada, bob, team = members
     for user in (ada, bob):
         reserve_request(user_id=user.pk, team_id=team.pk, completion_tokens=400)
-    process = subprocess.Popen(["sleep", "30"])
-    owner = leases._owner_name(process.pid)
-    process.kill()
-    process.wait()
+    owner = _owner_of_a_process_that_has_ended()
     Lease.objects.filter(user=ada).update(owner=owner)  # ada's request's server was killed
 
     assert leases.reap_lost_leases() == 1
 
     assert _team_counter(team) == (1, 400), "only bob's request, still in flight, holds the team's counter"
+
+
+def test_a_member_refused_by_a_team_limit_held_by_another_members_lost_request_gets_it_back_at_once(members):
+    """Not a sweep later: as a user refused by their own allowance held by their lost requests does."""
+    ada, bob, team = members
+    Limit.objects.filter(team=team, metric="requests").update(amount=1)
+    lost = reserve_request(user_id=ada.pk, team_id=team.pk, completion_tokens=400)
+    owner = _owner_of_a_process_that_has_ended()
+    Lease.objects.filter(pk=lost.lease_id).update(owner=owner)  # ada's request's server was killed
+
+    granted = reserve_request(user_id=bob.pk, team_id=team.pk, completion_tokens=400)
+
+    assert granted.token_budget == 400
+    assert not Lease.objects.filter(pk=lost.lease_id).exists()
+    assert _team_counter(team) == (1, 400)
