@@ -64,7 +64,7 @@ def test_a_users_deletion_releases_what_their_leases_set_aside_for_the_other_mem
 
 
 def test_a_lost_lease_gives_back_its_request_and_reservations_on_every_counter(members):
-    ada, bob, team = members
+    ada, _, team = members
     key, _ = create_api_key(user=ada, name="script")
     Limit.objects.create(api_key=key, metric="tokens", period="day", amount=5000)
     lost = reserve_request(user_id=ada.pk, api_key_id=key.pk, team_id=team.pk, completion_tokens=800)
