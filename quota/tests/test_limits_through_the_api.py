@@ -166,3 +166,16 @@ def test_the_refusal_names_a_keys_or_a_users_limit_in_either_language(ada, scope
     assert in_english.json()["detail"].startswith(english)
     assert in_chinese.json()["detail"].startswith(chinese)
     assert UsageRecord.objects.filter(user=ada, status_code=200).count() == 1
+
+
+def test_the_rate_limit_headers_report_the_binding_limit_of_the_team(ada, team):
+    Limit.objects.create(team=team, metric="requests", period="week", amount=3)
+    Limit.objects.create(team=team, metric="tokens", period="month", amount=5000)
+    _, raw_key = create_api_key(user=ada, name="script")
+
+    response = _client(raw_key).post("/v1/chat/completions", {**BODY, "max_tokens": 100}, format="json")
+
+    assert response.status_code == 200
+    assert (response["x-ratelimit-limit-requests"], response["x-ratelimit-remaining-requests"]) == ("3", "2")
+    used = response.json()["usage"]["total_tokens"]
+    assert (response["x-ratelimit-limit-tokens"], response["x-ratelimit-remaining-tokens"]) == ("5000", str(5000 - used))
