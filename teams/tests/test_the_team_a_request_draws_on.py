@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import requests
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.tokens import issue_access_token
 from apikeys.services import create_api_key
 from quota.models import Counter, Limit, Quota
 from relay.models import UsageRecord
@@ -121,3 +123,16 @@ def test_a_user_in_no_team_draws_on_no_team(ada, api):
 
     assert not Counter.objects.filter(team__isnull=False).exists()
     assert UsageRecord.objects.get(user=ada).team == ""
+
+
+def test_a_stream_naming_a_team_the_user_is_not_in_is_refused_before_it_starts(ada, teams, gateway):
+    token = str(issue_access_token(ada))
+    headers = {"Authorization": f"Bearer {token}", "X-ChatGateway-Team": "other"}
+
+    response = requests.post(
+        f"{gateway.url}/v1/chat/completions", json={**BODY, "stream": True}, headers=headers, timeout=10
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "team_not_allowed"
+    assert Quota.objects.get(user=ada).used == 0
