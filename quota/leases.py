@@ -14,7 +14,8 @@ back, and `quota.signals.lease_lost` for the record that says so). It runs
 - in every server process, every CHATGATEWAY_LEASE_SWEEP_SECONDS (`start_sweeper`, when the ASGI
   application is loaded: chatgateway/asgi.py), and
 - for one user, when a reservation would be refused (quota.services.reserve_request): a user whose
-  allowance is held by lost requests gets it back on their next request, not a sweep later.
+  allowance is held by lost requests gets it back on their next request, not a sweep later; and, when a
+  team's limit refuses it, for the team's members too (their lost requests hold the team's counters).
 """
 
 from __future__ import annotations
@@ -68,15 +69,19 @@ def expiry(taken: dt.datetime) -> dt.datetime:
     return taken + dt.timedelta(seconds=settings.CHATGATEWAY_LEASE_SECONDS)
 
 
-def lost_leases(*, user_id: int | None = None) -> list[Lease]:
-    """The leases whose request is lost: expired, or held by a process of this host that is gone."""
+def lost_leases(*, user_id: int | None = None, team_id: int | None = None) -> list[Lease]:
+    """The leases whose request is lost: expired, or held by a process of this host that is gone (of
+    `user_id`, and of the members of `team_id`, if given)."""
     me = this_process()
     host = me.partition(" ")[0]
     candidates = Lease.objects.filter(
         Q(expires__lt=timezone.now()) | (Q(owner__startswith=f"{host} ") & ~Q(owner=me))
     ).order_by("taken")
-    if user_id is not None:
-        candidates = candidates.filter(user_id=user_id)
+    if user_id is not None or team_id is not None:
+        whose = Q(user_id=user_id) if user_id is not None else Q()
+        if team_id is not None:
+            whose |= Q(user__memberships__team_id=team_id)
+        candidates = candidates.filter(whose).distinct()
     gone: dict[str, bool] = {}
     now = timezone.now()
     lost = []
@@ -88,11 +93,12 @@ def lost_leases(*, user_id: int | None = None) -> list[Lease]:
     return lost
 
 
-def reap_lost_leases(*, user_id: int | None = None) -> int:
-    """Settle every lost lease (of `user_id` only, if given) as a failed request; how many."""
+def reap_lost_leases(*, user_id: int | None = None, team_id: int | None = None) -> int:
+    """Settle every lost lease (of `user_id` and of `team_id`'s members only, if given) as a failed
+    request; how many."""
     from quota.services import settle_lost_lease  # services imports this module
 
-    reaped = sum(settle_lost_lease(lease) for lease in lost_leases(user_id=user_id))
+    reaped = sum(settle_lost_lease(lease) for lease in lost_leases(user_id=user_id, team_id=team_id))
     if reaped:
         logger.warning("%d reservation(s) of lost requests given back (their server process ended)", reaped)
     return reaped

@@ -136,16 +136,18 @@ def reserve_request(
     reserves its estimated prompt, which it can't be cut short of). `counts_request=False` takes tokens
     only, not a request (a blocked user, whose request limit is 0, is still refused).
 
-    A user who would be refused while leases of lost requests hold their allowance gets those back
-    first (quota.leases), and is asked again.
+    A user who would be refused while leases of lost requests hold their allowance (or, refused by their
+    team's limit, the team's) gets those back first (quota.leases), and is asked again.
     """
     holders = Holders(user_id, api_key_id, team_id)
     terms = _Terms(completion_tokens, note, budget_must_fit, counts_request, pricing, model)
     try:
         try:
             return _reserve(holders, terms)
-        except QuotaExceeded:
-            if not leases.reap_lost_leases(user_id=user_id):
+        except QuotaExceeded as refused:
+            # A team's counters are held by its other members' leases too: theirs may be the lost ones.
+            by_team = refused.applied is not None and refused.applied.scope == "team"
+            if not leases.reap_lost_leases(user_id=user_id, team_id=team_id if by_team else None):
                 raise
         return _reserve(holders, terms)
     except QuotaExceeded as refused:
