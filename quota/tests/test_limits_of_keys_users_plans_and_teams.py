@@ -14,7 +14,7 @@ from quota.exceptions import ModelNotPriced, QuotaExceeded
 from quota.limits import Pricing
 from quota.models import Counter, Limit, Plan, Quota
 from quota.services import refund_request, reserve_request, settle_request
-from teams.models import Membership, Team
+from teams.models import Membership
 
 NOON = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.UTC)
 PRICING = Pricing(prompt_cost=1_000, output_per_token=Decimal(10))  # nano-units: a prompt, a completion token
@@ -24,20 +24,6 @@ PRICING = Pricing(prompt_cost=1_000, output_per_token=Decimal(10))  # nano-units
 def frozen_noon():
     with time_machine.travel(NOON, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def ada(make_user):
-    user = make_user("ada")
-    Quota.objects.filter(user=user).update(daily_limit=1000)
-    return user
-
-
-@pytest.fixture
-def team(ada):
-    team = Team.objects.create(name="course-101")
-    Membership.objects.create(team=team, user=ada)
-    return team
 
 
 def _counter(**holder) -> Counter:

@@ -14,7 +14,6 @@ from rest_framework.test import APIClient
 from apikeys.services import create_api_key
 from quota.models import Counter, Limit, Quota
 from relay.models import UsageRecord
-from teams.models import Membership, Team
 
 ONE_MINUTE_PAST_NOON = dt.datetime(2026, 5, 4, 12, 1, 20, tzinfo=dt.UTC)
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
@@ -24,20 +23,6 @@ def _client(credential: str, **headers: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {credential}", **headers)
     return client
-
-
-@pytest.fixture
-def ada(make_user):
-    user = make_user("ada")
-    Quota.objects.filter(user=user).update(daily_limit=1000)
-    return user
-
-
-@pytest.fixture
-def team(ada):
-    team = Team.objects.create(name="course-101")
-    Membership.objects.create(team=team, user=ada)
-    return team
 
 
 def test_a_keys_minute_limit_refuses_the_next_request_that_minute_and_grants_again_the_next(ada):

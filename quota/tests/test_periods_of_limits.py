@@ -11,9 +11,8 @@ import pytest
 import time_machine
 
 from quota.exceptions import QuotaExceeded
-from quota.models import Counter, Limit, Quota
+from quota.models import Counter, Limit
 from quota.services import refund_request, reserve_request, settle_request
-from teams.models import Membership, Team
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -22,20 +21,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def shanghai_time(settings):
     settings.TIME_ZONE = "Asia/Shanghai"
     settings.CHATGATEWAY_WEEK_STARTS_ON = 6  # Sunday
-
-
-@pytest.fixture
-def ada(make_user):
-    user = make_user("ada")
-    Quota.objects.filter(user=user).update(daily_limit=1000)
-    return user
-
-
-@pytest.fixture
-def team(ada):
-    team = Team.objects.create(name="course-101")
-    Membership.objects.create(team=team, user=ada)
-    return team
 
 
 def _local(*args: int) -> dt.datetime:
