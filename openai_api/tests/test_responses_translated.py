@@ -15,22 +15,15 @@ import requests
 
 from accounts.tokens import issue_access_token
 from conftest import used_today
+from openai_api.tests.responses import NOTICE, WEATHER, post_response
 from quota.models import Quota
 from relay.models import ResponseOwner, UsageRecord
 
 MODEL = "smart"  # served by the chat-only provider of the `chat_only` fixture (conftest.py)
-NOTICE = "(development upstream, not a real model)"
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "The weather in a city.",
-    "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
-}
 
 
 def _post(gateway, user, body, **headers) -> requests.Response:
-    headers = {"Authorization": f"Bearer {issue_access_token(user)}", **headers}
-    return requests.post(f"{gateway.url}/v1/responses", json={"model": MODEL, **body}, headers=headers, timeout=20)
+    return post_response(gateway, user, body, model=MODEL, **headers)
 
 
 def _chat_requests(upstream) -> list[dict]:
