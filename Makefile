@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test lint install system-packages messages
+.PHONY: run serve test lint install system-packages client-tools messages
 
 # Creates the virtual environment when missing; reinstalls when a requirements file changes.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -12,7 +12,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP) system-packages
+install: $(STAMP) system-packages client-tools
 
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
@@ -25,7 +25,7 @@ serve: $(STAMP)
 	DEBUG=0 $(PY) manage.py collectstatic --noinput --verbosity 0
 	DEBUG=0 $(PY) manage.py serve
 
-test: $(STAMP) system-packages
+test: $(STAMP) system-packages client-tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -47,6 +47,20 @@ system-packages:
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	    else \
 	        echo "Missing one of $(SYSTEM_PACKAGES), and not root: the tests that need them will skip."; \
+	    fi; \
+	fi
+
+# Third-party clients from npm that the tests drive against a live gateway (Codex CLI: openai_api/tests/
+# test_codex_cli.py), at the versions pinned in .tools/package-lock.json, into .tools/node_modules (ignored by
+# git). Skipped when that lock file is already installed; without npm, those tests skip (with CI=true, fail).
+CLIENT_TOOLS := .tools/node_modules/.bin/codex
+client-tools:
+	@if ! [ -x $(CLIENT_TOOLS) ] || [ .tools/package-lock.json -nt .tools/node_modules/.package-lock.json ]; then \
+	    if command -v npm >/dev/null; then \
+	        echo "Installing the clients of .tools/package-lock.json (Codex CLI) for their tests"; \
+	        npm ci --prefix .tools --no-audit --no-fund --loglevel=error; \
+	    else \
+	        echo "npm is missing: the Codex CLI tests will skip."; \
 	    fi; \
 	fi
 

@@ -30,7 +30,9 @@ or for every request by `POST /_dev/fault {"fault": "<directives>"}`:
     [dev:tool_call=N]  unstreamed, answer with a call of the tool `lookup` whose arguments are N
                        characters of JSON, and no text (finish_reason "tool_calls")
     [dev:call]         when the request offers function tools, call the first one, with arguments
-                       `{"q": <the message's text>}` and no text, streamed or not (chat and Responses)
+                       `{"q": <the message's text>}` and no text, streamed or not (chat and Responses);
+                       when its schema requires other arguments, the first required one takes the text
+                       instead of `q` (Codex CLI's `exec_command` gets `{"cmd": "echo hi"}`: a command)
     [dev:nousage]      report no usage: no usage chunk even with stream_options.include_usage, and no
                        `usage` in an unstreamed answer
     [dev:cached=N]     chat: report N of the prompt's tokens (at most all of them) as served from a cache,
@@ -474,7 +476,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _call_a_tool(self, body: dict[str, Any], last: str) -> None:
         """[dev:call]: a chat answer that calls the first function tool with `{"q": <the last message>}`."""
         name = _function_names(body["tools"])[0]
-        arguments = json.dumps({"q": _DIRECTIVE.sub("", last).strip()})
+        arguments = _call_arguments(body["tools"], last)
         call_id = f"call_{uuid.uuid4().hex[:12]}"
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"]) or 1
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(arguments.split()),
@@ -707,6 +709,18 @@ def _function_names(tools: Any) -> list[str]:
     return names
 
 
+def _call_arguments(tools: list[Any], last: str) -> str:
+    """[dev:call]'s arguments for the first function tool: the message's text (directives aside) as `q`, or
+    as the first argument its schema requires when it requires some that are not `q`."""
+    tool = next(tool for tool in tools if isinstance(tool, dict) and tool.get("type") == "function")
+    schema = (tool.get("function") or {}).get("parameters") if "function" in tool else tool.get("parameters")
+    required = schema.get("required") if isinstance(schema, dict) else None
+    name = "q"
+    if isinstance(required, list) and required and "q" not in required and isinstance(required[0], str):
+        name = required[0]
+    return json.dumps({name: _DIRECTIVE.sub("", last).strip()})
+
+
 def _input_items(value: Any) -> list[dict[str, Any]]:
     """A Responses `input` as items, each with an id as OpenAI lists them."""
     if isinstance(value, str):
@@ -738,7 +752,7 @@ def _response_answer(body: dict[str, Any], items: list[dict[str, Any]], last: st
     names = _function_names(body.get("tools"))
     status, details = "completed", None
     if shape.call and names:
-        arguments = json.dumps({"q": _DIRECTIVE.sub("", last).strip()})
+        arguments = _call_arguments(body["tools"], last)
         call = {"type": "function_call", "id": f"fc_dev{uuid.uuid4().hex[:16]}"}
         call["call_id"] = f"call_{uuid.uuid4().hex[:12]}"
         output = [{**call, "name": names[0], "arguments": arguments, "status": "completed"}]

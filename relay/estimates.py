@@ -65,8 +65,15 @@ def strings_in(value: Any) -> Iterator[str]:
             yield item
         elif isinstance(item, list):
             pending.extend(reversed(item))
-        elif isinstance(item, dict) and item.get("type") not in DATA_PARTS:
+        elif isinstance(item, dict) and not _is_data_part(item):
             pending.extend(reversed([value for key, value in item.items() if key not in STRUCTURE]))
+
+
+def _is_data_part(item: dict[str, Any]) -> bool:
+    """A content part of DATA_PARTS. A tool's JSON schema may say `"type": ["string", "null"]` (Codex CLI's
+    do): a list, which is no part's type (and cannot be looked up in a set)."""
+    kind = item.get("type")
+    return isinstance(kind, str) and kind in DATA_PARTS
 
 
 def prompt_strings(params: dict[str, Any]) -> Iterator[str]:

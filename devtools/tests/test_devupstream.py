@@ -298,3 +298,30 @@ def test_it_does_not_count_a_stream_read_to_its_end_as_abandoned(own_upstream):
 
     assert own_upstream.streams_abandoned == 0
     assert own_upstream.received[-1]["abandoned"] is False
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses"])
+def test_dev_call_fills_q_or_the_first_argument_the_schema_requires(dev_upstream, path):
+    def arguments(parameters: dict) -> dict:
+        tool = {"type": "function", "name": "run", "parameters": parameters}
+        body = {"model": "gpt-4o-mini", "tools": [tool], "input": "ls -l [dev:call]"}
+        if path == "/v1/chat/completions":
+            tool = {"type": "function", "function": {"name": "run", "parameters": parameters}}
+            body = {
+                "model": "gpt-4o-mini",
+                "tools": [tool],
+                "messages": [{"role": "user", "content": "ls -l [dev:call]"}],
+            }
+        answer = requests.post(
+            f"http://127.0.0.1:{dev_upstream.port}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {dev_upstream.key}"},
+            timeout=5,
+        ).json()
+        if path == "/v1/chat/completions":
+            return json.loads(answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])
+        return json.loads(answer["output"][0]["arguments"])
+
+    assert arguments({"type": "object", "properties": {"q": {"type": "string"}}}) == {"q": "ls -l"}
+    assert arguments({"type": "object", "required": ["q"]}) == {"q": "ls -l"}
+    assert arguments({"type": "object", "required": ["cmd", "workdir"]}) == {"cmd": "ls -l"}  # Codex CLI's

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+
 import openai
 import pytest
 from cryptography.fernet import Fernet
@@ -8,6 +10,8 @@ from accounts.tokens import issue_access_token
 from devtools.devupstream import DevUpstream
 from providers import catalog
 from providers.models import Deployment, Model, Provider, ProviderKey
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @pytest.fixture
@@ -41,3 +45,25 @@ def chat_only(transactional_db, settings):
     yield upstream
     catalog.forget()
     upstream.stop()
+
+
+@pytest.fixture
+def no_internet(monkeypatch):
+    """For the tests of third-party Python clients (LangChain): LangSmith tracing off, and every host name but
+    the local ones refused and noted while the test runs, so that a tokenizer download or a trace fails it."""
+    for name in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANGSMITH_TRACING", "false")
+    looked_up: list[str] = []
+    resolve = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in LOCAL_HOSTS:
+            looked_up.append(name)
+            raise socket.gaierror(f"{name}: no host but this one in this test")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+    yield
+    assert looked_up == []

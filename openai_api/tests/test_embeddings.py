@@ -11,6 +11,7 @@ import struct
 import openai
 import pytest
 import requests
+from langchain_openai import OpenAIEmbeddings
 
 from accounts.tokens import issue_access_token
 from conftest import used_today
@@ -225,12 +226,11 @@ def test_a_failure_of_a_call_that_took_no_request_gives_no_request_back(gateway,
     assert user.quota.tokens_reserved == 0
 
 
-def test_langchain_openai_embeddings_work_through_the_gateway(gateway, user):
-    langchain_openai = pytest.importorskip("langchain_openai", reason="langchain-openai is not installed")
-    embeddings = langchain_openai.OpenAIEmbeddings(
+def test_langchain_openai_embeddings_work_through_the_gateway(gateway, user, no_internet):
+    embeddings = OpenAIEmbeddings(
         model=MODEL,
         base_url=f"{gateway.url}/v1",
-        api_key=issue_access_token(user),
+        api_key=str(issue_access_token(user)),
         check_embedding_ctx_length=False,  # no tokenizer download: nothing may reach the internet
         max_retries=0,
     )
@@ -240,3 +240,5 @@ def test_langchain_openai_embeddings_work_through_the_gateway(gateway, user):
 
     assert len(vectors) == 2
     assert query == pytest.approx(vectors[0], abs=1e-6)
+    assert used_today(user) == 2
+    assert list(UsageRecord.objects.values_list("endpoint", "status_code")) == [("embeddings", 200)] * 2

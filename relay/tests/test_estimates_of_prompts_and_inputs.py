@@ -31,3 +31,12 @@ def test_a_choice_is_read_whichever_endpoint_it_comes_from():
     assert choice_text({"index": 0, "delta": {"content": "chunk"}}) == "chunk"
     assert choice_text({"index": 0, "delta": {}, "finish_reason": "stop"}) == ""
     assert choice_text("not a choice") == ""
+
+
+def test_a_schema_whose_type_is_a_list_is_counted_not_a_crash():
+    # JSON Schema allows `"type": ["string", "null"]`; Codex CLI's tools say so (a 500 on every request before).
+    schema = {"type": "object", "properties": {"workdir": {"type": ["string", "null"], "description": "abcd"}}}
+    tools = [{"type": "function", "name": "shell", "parameters": schema}]
+    assert estimate_request_tokens({"input": "abcd", "tools": tools}) == estimate_request_tokens(
+        {"input": "abcd", "tools": [{"type": "function", "name": "shell", "parameters": {"d": "abcd"}}]}
+    )
