@@ -47,6 +47,13 @@ def no_background_threads_in_the_test_process(settings):
 
 
 @pytest.fixture(autouse=True)
+def prompts_of_at_most_8000_characters(settings):
+    """The cases of a prompt over the limit are written against 8,000 characters (the original ChatAPI's, and
+    the default until coding agents' prompts needed more; the default is now 200,000)."""
+    settings.CHATGATEWAY_MAX_PROMPT_CHARS = 8000
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # The demo fixture's PBKDF2 hashes must still verify, so PBKDF2 stays in the list.
     settings.PASSWORD_HASHERS = [

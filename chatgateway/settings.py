@@ -364,7 +364,9 @@ if CHATGATEWAY_WEEK_STARTS_ON > 6:
     raise ImproperlyConfigured("CHATGATEWAY_WEEK_STARTS_ON is a day of the week: 0 (Monday) to 6 (Sunday).")
 # Keep prompt and answer text in usage records (off: only counts are kept).
 CHATGATEWAY_STORE_TEXT = envbool("CHATGATEWAY_STORE_TEXT", False)
-CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 8000, minimum=1)
+# Longest prompt in characters: a cheap guard before any estimate (token and cost limits bound the spend).
+# Large enough for coding agents (Codex CLI sends about 33,000 characters with every request).
+CHATGATEWAY_MAX_PROMPT_CHARS = envint("CHATGATEWAY_MAX_PROMPT_CHARS", 200_000, minimum=1)
 CHATGATEWAY_MAX_MESSAGES = envint("CHATGATEWAY_MAX_MESSAGES", 100, minimum=1)
 # Whether a /v1/embeddings call takes one of the day's requests. On by default: with no token limit (the
 # default), tokens bound nothing, and an embeddings call that took no request would be unlimited. Off, a

@@ -31,8 +31,8 @@ from relay.models import UsageRecord
 
 CODEX = Path(django_settings.BASE_DIR) / ".tools" / "node_modules" / ".bin" / "codex"
 NOTICE = "(development upstream, not a real model)"
-# Codex sends about 33,000 characters with every request (its instructions and tools' schemas): past the
-# default CHATGATEWAY_MAX_PROMPT_CHARS (8,000), as the README says.
+# Codex sends about 33,000 characters with every request (its instructions and tools' schemas), which the
+# default CHATGATEWAY_MAX_PROMPT_CHARS (200,000) takes; these tests keep it at that default whatever the suite sets.
 PROMPT_CHARS = 200_000
 NO_CHAT_ONLY_TOOLS = ["-c", 'web_search="disabled"', "--disable", "multi_agent"]
 
