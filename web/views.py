@@ -23,6 +23,7 @@ from core.money import format_money
 from quota.limits import Reading
 from quota.services import quota_status_of_request
 from relay.rules import allowed_models, default_model
+from teams.selectors import team_names_of
 from usage import charts
 from usage.dashboard import ERROR, OK, Period, usage_per_day
 
@@ -47,6 +48,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "models": allowed_models(request.user),
         "defaultModel": default_model(),
         "maxPromptChars": settings.CHATGATEWAY_MAX_PROMPT_CHARS,
+        # Offered as the X-ChatGateway-Team header: a name outside printable ASCII can't travel in one.
+        "teams": [name for name in team_names_of(user_id=request.user.pk) if name.isascii() and name.isprintable()],
     }
     return render(request, "web/chat.html", {"config": config})
 

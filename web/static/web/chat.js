@@ -43,7 +43,9 @@
   }
 
   function headers(extra = {}) {
-    return { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken, ...extra };
+    // A member of several teams picks the one whose limits their messages draw on (and /api/quota/ reads).
+    const team = $("team") ? { "X-ChatGateway-Team": $("team").value } : {};
+    return { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken, ...team, ...extra };
   }
 
   async function request(url, { method = "GET", body, accept } = {}) {
@@ -468,6 +470,7 @@
     }
   });
   $("new-conversation").addEventListener("click", newConversation);
+  if ($("team")) $("team").addEventListener("change", loadQuota);
   $("toggle-sidebar").addEventListener("click", toggleSidebar);
   $("more-conversations").addEventListener("click", () => loadConversations({ url: state.olderPage, append: true }));
 
