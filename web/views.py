@@ -66,6 +66,9 @@ def account(request: HttpRequest) -> HttpResponse:
     password_form = None
     if request.user.has_usable_password():
         password_form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
+        # Django's form focuses its first field, which scrolled the page down to it past the limits; a
+        # page with errors comes back at #password anyway.
+        password_form.fields["old_password"].widget.attrs.pop("autofocus", None)
         if request.method == "POST" and password_form.is_valid():
             # User.save() ends every token the user holds (accounts.models); the session goes on.
             update_session_auth_hash(request, password_form.save())
@@ -101,7 +104,8 @@ PERIODS = {
 
 
 def _limit_row(reading: Reading, currency: str) -> dict[str, str]:
-    """One limit beyond the daily ones as the account page shows it: what it is, what is left, when it resets."""
+    """One limit beyond the daily ones as the account page shows it: what it is, what is left, when it resets
+    (in the server's zone; account.js writes it in the browser's, as it does today's reset)."""
     limit = reading.limit
     name = _("%(metric)s %(period)s") % {"metric": METRICS[limit.metric], "period": PERIODS[limit.period]}
     if limit.scope == "team":
@@ -115,7 +119,14 @@ def _limit_row(reading: Reading, currency: str) -> dict[str, str]:
         resets = _("never resets")
     else:
         resets = _("resets %(time)s") % {"time": date_format(localtime(reading.resets_at), "Y-m-d H:i T")}
-    return {"id": f"{limit.scope}-{limit.metric}-{limit.period}", "name": name, "left": left, "resets": resets}
+    resets_at = reading.resets_at.isoformat() if reading.resets_at is not None else ""
+    return {
+        "id": f"{limit.scope}-{limit.metric}-{limit.period}",
+        "name": name,
+        "left": left,
+        "resets": resets,
+        "resets_at": resets_at,
+    }
 
 
 def _requests_chart(*, user_id: int) -> SafeString:

@@ -100,3 +100,7 @@ def test_it_shows_the_other_limits_in_chinese(user):
     page = logged_in(user).get("/account/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
 
     assert "<dt>花费（每月）</dt><dd>剩余 $2.00（共 $2.00）</dd>" in page  # noqa: RUF001 (Chinese punctuation)
+
+
+def test_it_opens_at_the_top_with_no_field_focused(user):
+    assert "autofocus" not in logged_in(user).get("/account/").content.decode()

@@ -106,3 +106,15 @@ def test_in_chinese_a_refusal_by_a_cost_limit_is_in_chinese(browser, user):
     error = browser.wait(lambda: browser.text("#error"))
     assert error.startswith("你的限额（每月 $0.50）已用完，将于 ")  # noqa: RUF001
     assert browser.has_no_sideways_scroll()
+
+
+def test_the_account_page_shows_the_money_left_and_when_it_resets_in_the_browsers_words(browser, user):
+    Limit.objects.create(user=user, metric="cost", period="month", amount=Decimal("2.00"))
+    browser.log_in(user.username)
+
+    browser.open("/account/")
+
+    assert browser.text("#limit-user-cost-month dt") == "Spending per month"
+    assert browser.text("#limit-user-cost-month dd") == "$2.00 of $2.00 left"
+    month_end = timezone.localtime().replace(day=1) + dt.timedelta(days=32)
+    assert browser.text("#limit-user-cost-month dd.resets") == f"resets {month_end:%b} 1, {month_end.year}, 00:00"
