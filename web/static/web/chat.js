@@ -8,7 +8,7 @@
   const csrfToken = document.querySelector("input[name=csrfmiddlewaretoken]").value;
   const language = document.documentElement.lang || "en";
   const $ = (id) => document.getElementById(id);
-  const state = { conversation: null, busy: false, olderPage: null, limitReached: false };
+  const state = { conversation: null, busy: false, olderPage: null, limitReached: false, lookAgain: 0 };
 
   // --- Markdown -----------------------------------------------------------------------------------
   const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -146,6 +146,7 @@
         { limit: number(quota.daily_token_limit), time }, true), keep);
     } else if (reached) {
       showLimit(limitReachedText(reached, quota.currency), keep);
+      if (reached.resets_at) lookAgainAt(reached.resets_at);
     } else {
       hideLimit();
     }
@@ -178,6 +179,14 @@
     month: gettext("%(what)s left this month"),
     total: gettext("%(what)s left in all"),
   };
+
+  // A limit of a minute or a week ends while the page is open: look again then, and the page goes on by
+  // itself. Within the hour at most, as a timer of a month would overflow (and fire at once).
+  function lookAgainAt(iso) {
+    window.clearTimeout(state.lookAgain);
+    const wait = Math.min(Math.max(new Date(iso) - Date.now() + 1000, 1000), 3600 * 1000);
+    state.lookAgain = window.setTimeout(loadQuota, wait);
+  }
 
   function limitReachedText(reading, currency) {
     const limit = limitText(reading, currency);
