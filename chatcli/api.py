@@ -12,6 +12,7 @@ import requests
 from chatcli.tokens import Credentials, TokenStore
 
 CONNECT_TIMEOUT = 5
+ACCEPT_LANGUAGE = {"zh": "zh-Hans"}
 READ_TIMEOUT = 120  # longer than the gateway's own upstream timeout (60 s by default), so the gateway speaks first
 
 
@@ -19,9 +20,10 @@ READ_TIMEOUT = 120  # longer than the gateway's own upstream timeout (60 s by de
 class GatewayError(Exception):
     """Something the gateway (or the way to it) said no to. `kind` picks the message and the exit status.
 
-    Kinds: auth (credentials), limit (daily limit reached), blocked (limit 0), down (unreachable or too
-    slow), upstream (502/503/504), server (500 and other surprises), refused (any other 4xx), stream (an
-    answer that broke off midway).
+    Kinds: auth (credentials), limit (a limit reached: a daily one, or one of the key's, the user's or the
+    team's, named by `limit`), blocked (daily limit 0), down (unreachable or too slow), upstream
+    (502/503/504), server (500 and other surprises), refused (any other 4xx), stream (an answer that broke
+    off midway).
     """
 
     kind: str
@@ -30,6 +32,7 @@ class GatewayError(Exception):
     retry_after: int | None = None
     limit_kind: str = "requests"
     reason: str = ""  # for auth: wrong_password, session_expired, not_logged_in, refused
+    limit: str = ""  # the limit that refused, as the gateway names it (x-chatgateway-limit): "team month cost"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -39,8 +42,15 @@ def error_from_response(response: requests.Response) -> GatewayError:
     detail = _detail(response)
     if status == 401:
         return GatewayError("auth", detail, status=status, reason="refused")
-    if status == 403:
+    limit = response.headers.get("x-chatgateway-limit", "")
+    if limit and status in {403, 429}:  # a limit beyond the daily ones: the gateway's message names it
+        return GatewayError(
+            "limit", detail, status=status, retry_after=_int(response.headers.get("Retry-After")), limit=limit
+        )
+    if status == 403 and (detail == "" or "x-ratelimit-limit-requests" in response.headers):
         return GatewayError("blocked", detail, status=status)
+    if status == 403:  # e.g. a model without a price under a cost limit
+        return GatewayError("refused", detail, status=status)
     if status == 429:
         return GatewayError(
             "limit",
@@ -99,6 +109,7 @@ class Gateway:
         store: TokenStore,
         api_key: str | None = None,
         relogin: Callable[[Gateway], None] | None = None,
+        language: str = "en",
     ) -> None:
         self.url = url.rstrip("/")
         self.store = store
@@ -107,6 +118,8 @@ class Gateway:
         self.credentials = None if api_key else store.load()
         self.last_username = self.credentials.username if self.credentials else None
         self.http = requests.Session()
+        # The gateway's own messages (a refusal by a limit names it, and when it resets) in the user's language.
+        self.http.headers["Accept-Language"] = ACCEPT_LANGUAGE.get(language, language)
 
     # --- credentials ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from chatcli.api import Gateway, GatewayError
 from chatcli.i18n import Messages
-from chatcli.render import describe, local_time, parse_time, say, show_answer
+from chatcli.render import describe, limit_left, local_time, parse_time, say, show_answer
 
 with contextlib.suppress(ImportError):  # line editing and history for input(), where the platform has it
     import readline  # noqa: F401
@@ -143,9 +143,16 @@ class ChatLoop:
             )
         else:
             done = answer(self.gateway, conversation_id=self.conversation["id"], content=text, console=self.console)
-        remaining = (done.get("quota") or {}).get("remaining")
-        if remaining is not None:
-            self.say(self.messages("left_today", remaining=remaining), style="dim")
+        quota = done.get("quota") or {}
+        # What is left in money first, where a cost limit applies: it is what such a user most wants to know.
+        left = [self.limit_left(reading, quota) for reading in quota.get("limits", []) if reading["metric"] == "cost"]
+        if quota.get("remaining") is not None:
+            left.append(self.messages("left_today", remaining=quota["remaining"]))
+        if left:
+            self.say(" · ".join(left), style="dim")
+
+    def limit_left(self, reading: dict[str, Any], quota: dict[str, Any]) -> str:
+        return limit_left(reading, currency=quota.get("currency", ""), messages=self.messages)
 
     # --- commands ----------------------------------------------------------------------------------------
 
@@ -202,6 +209,8 @@ class ChatLoop:
         if status.get("daily_token_limit") is not None:
             tokens = {"used": status["tokens_used_today"], "remaining": status["tokens_remaining"]}
             self.say(self.messages("quota_tokens", limit=status["daily_token_limit"], **tokens))
+        for reading in status.get("limits", []):
+            self.say(self.limit_left(reading, status))
 
     def choose_model(self, name: str) -> None:
         available = [model["id"] for model in self.gateway.get("/v1/models")["data"]]

@@ -50,7 +50,7 @@ _EN = {
         "  /new          start a new conversation\n"
         "  /list [PAGE]  list your conversations, newest first\n"
         "  /open N       continue conversation N of the last list\n"
-        "  /quota        what you have left today\n"
+        "  /quota        what you have left: today, and of every other limit\n"
         "  /model [NAME] show the models, or switch to NAME\n"
         "  /help         this help\n"
         "  /exit         leave (or Ctrl-D)\n"
@@ -69,6 +69,17 @@ _EN = {
     "quota": "Today: {used} of {limit} requests used, {remaining} left. Resets at {resets}.",
     "quota_tokens": "Tokens: {used} of {limit} used, {remaining} left.",
     "left_today": "{remaining} requests left today",
+    "limit_left": "{remaining} of {limit}{unit} left {period}",
+    "unit_requests": " requests",
+    "unit_tokens": " tokens",
+    "period_minute": "this minute",
+    "period_day": "today",
+    "period_week": "this week",
+    "period_month": "this month",
+    "period_total": "in all",
+    "team_limit": "team {team}: {text}",
+    "key_limit": "this key: {text}",
+    "limit_refused": "A limit was reached ({limit}).",
     "models": "Models (current: {current}): {models}",
     "model_set": "Model set to {model}.",
     "model_default": "the gateway's default",
@@ -125,7 +136,7 @@ _ZH = {
         "  /new          开始新对话\n"
         "  /list [页码]  列出你的对话，最新的在前\n"
         "  /open N       继续上次列表中的第 N 个对话\n"
-        "  /quota        今天还剩多少额度\n"
+        "  /quota        还剩多少额度：今天的，以及其他各项限额\n"
         "  /model [名称] 显示可用模型，或切换到该模型\n"
         "  /help         显示本帮助\n"
         "  /exit         退出（或 Ctrl-D）\n"
@@ -144,6 +155,17 @@ _ZH = {
     "quota": "今天：已用 {used}/{limit} 次请求，剩余 {remaining} 次。将于 {resets} 重置。",
     "quota_tokens": "令牌：已用 {used}/{limit}，剩余 {remaining}。",
     "left_today": "今天还剩 {remaining} 次请求",
+    "limit_left": "{period}剩余 {remaining}{unit}（共 {limit}{unit}）",
+    "unit_requests": " 次请求",
+    "unit_tokens": " 个令牌",
+    "period_minute": "本分钟",
+    "period_day": "今天",
+    "period_week": "本周",
+    "period_month": "本月",
+    "period_total": "总共",
+    "team_limit": "团队 {team}：{text}",
+    "key_limit": "此密钥：{text}",
+    "limit_refused": "已达到一项限额（{limit}）。",
     "models": "可用模型（当前：{current}）：{models}",
     "model_set": "模型已切换为 {model}。",
     "model_default": "网关默认模型",

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         store=TokenStore(url),
         api_key=os.environ.get("CHATGATEWAY_API_KEY") or None,
         relogin=_relogin(args=args, messages=messages, console=errors, interactive=interactive),
+        language=messages.language,
     )
     try:
         return _run(args, gateway=gateway, messages=messages, errors=errors)

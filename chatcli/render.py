@@ -6,6 +6,8 @@ import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
@@ -108,6 +110,8 @@ def describe(error: GatewayError, *, messages: Messages, url: str) -> str:
         if error.reason == "login_throttled":
             return messages("login_throttled", minutes=max(1, -(-(error.retry_after or 60) // 60)))
         return messages("refused_credentials", detail=error.detail)
+    if error.kind == "limit" and error.limit:
+        return error.detail or messages("limit_refused", limit=error.limit)
     if error.kind == "limit":
         resets = local_time(datetime.now().astimezone() + timedelta(seconds=error.retry_after or 0))
         return messages("limit_reached", kind=messages(f"limit_{error.limit_kind}"), resets=resets)
@@ -121,3 +125,36 @@ def describe(error: GatewayError, *, messages: Messages, url: str) -> str:
         return messages("stream_error", detail=error.detail or messages("connection_lost"))
     key = {"upstream": "upstream_failed", "server": "server_error"}.get(error.kind, "refused")
     return messages(key, status=error.status, detail=error.detail)
+
+
+SYMBOLS = {"USD": "$", "CNY": "¥", "JPY": "¥", "GBP": "£", "HKD": "HK$"}
+
+
+def money(amount: str, currency: str) -> str:
+    """An amount of /api/quota/ (a decimal string) as the gateway writes money: two decimals from one unit up,
+    up to six significant digits below one, so that a small amount never reads as zero ("$0.00015")."""
+    value = Decimal(amount)
+    if value >= 1 or value <= 0:
+        text = f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+    else:
+        places = min(9, max(2, -value.adjusted() + 5))
+        whole, _, fraction = f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}".partition(".")
+        text = f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def limit_left(reading: dict[str, Any], *, currency: str, messages: Messages) -> str:
+    """One of /api/quota/'s `limits` as a sentence: "$1.23 of $2.00 left this month", with whose it is."""
+    if reading["metric"] == "cost":
+        amounts = {"remaining": money(reading["remaining"], currency), "limit": money(reading["limit"], currency)}
+        unit = ""
+    else:
+        amounts = {"remaining": f"{max(0, reading['remaining']):,}", "limit": f"{reading['limit']:,}"}
+        unit = messages(f"unit_{reading['metric']}")
+    text = messages("limit_left", period=messages(f"period_{reading['period']}"), unit=unit, **amounts)
+    if reading.get("whose") == "team":
+        return messages("team_limit", team=reading.get("team") or "", text=text)
+    if reading.get("whose") == "api_key":
+        return messages("key_limit", text=text)
+    return text

@@ -24,11 +24,12 @@ from accounts.models import User
 from conversations.exceptions import StartingConversationsTooFast, SystemPromptsTooLarge, TooManyConversations
 from conversations.models import Conversation, Message
 from core.db import in_db
-from quota.services import Allowance, QuotaStatus, quota_status
+from quota.services import Allowance, QuotaStatus, quota_status, quota_status_of_request
 from relay.estimates import estimate_prompt_tokens
 from relay.models import UsageRecord
 from relay.passthrough import Caller, relay_completion
 from relay.rules import default_model
+from teams.exceptions import TeamNotAllowed
 
 ENDPOINT = UsageRecord.Endpoint.CONVERSATION
 START_WINDOW = dt.timedelta(minutes=1)  # CHATGATEWAY_CONVERSATIONS_PER_MINUTE counts the starts in this window
@@ -131,17 +132,34 @@ async def send_message(*, caller: Caller, conversation: Conversation, content: s
         caller=caller, params={"model": conversation.model, "messages": prompt}, endpoint=ENDPOINT
     )
     message, reply, quota = await in_db(
-        keep_exchange, conversation=conversation, content=content, reply=passed.completion.text
+        keep_exchange, conversation=conversation, content=content, reply=passed.completion.text, caller=caller
     )
     return Exchange(message=message, reply=reply, quota=quota, allowance=passed.allowance)
 
 
-def keep_exchange(*, conversation: Conversation, content: str, reply: str) -> tuple[Message, Message, QuotaStatus]:
-    """Store a message and its reply; where the user stands now."""
+def keep_exchange(
+    *, conversation: Conversation, content: str, reply: str, caller: Caller
+) -> tuple[Message, Message, QuotaStatus]:
+    """Store a message and its reply; where the caller stands now."""
     message = Message(conversation=conversation, role=Message.Role.USER, content=content)
     answer = Message(conversation=conversation, role=Message.Role.ASSISTANT, content=reply)
     _keep(conversation, [message, answer], title_from=content)
-    return message, answer, quota_status(user_id=conversation.user_id)
+    return message, answer, quota_after(caller=caller)
+
+
+def quota_after(*, caller: Caller) -> QuotaStatus:
+    """Where the caller stands after an answer: on their key's and team's limits too, the team decided as
+    for the request (the page shows them after each answer); only the user's if they have left that team
+    meanwhile."""
+    try:
+        return quota_status_of_request(
+            user_id=caller.user_id,
+            api_key_id=caller.api_key_id,
+            key_team_id=caller.key_team_id,
+            team_asked=caller.team_asked,
+        )
+    except TeamNotAllowed:
+        return quota_status(user_id=caller.user_id)
 
 
 def keep_message(*, conversation: Conversation, content: str) -> Message:

@@ -14,10 +14,9 @@ from typing import Any
 
 from conversations.models import Conversation, Message
 from conversations.serializers import MessageSerializer
-from conversations.services import ENDPOINT, forget_message, keep_message, keep_reply, prompt_for
+from conversations.services import ENDPOINT, forget_message, keep_message, keep_reply, prompt_for, quota_after
 from core.db import in_db
 from quota.serializers import QuotaStatusSerializer
-from quota.services import quota_status
 from relay import upstream
 from relay.passthrough import Caller, Passed, open_settled_stream
 from relay.streams import StreamProtocol, StreamSettlement, settled_events
@@ -37,7 +36,7 @@ async def open_message_stream(*, caller: Caller, conversation: Conversation, con
     except BaseException:
         await settlement.refund()  # the database failed: the client gets no answer
         raise
-    events = settled_events(settlement, ReplyEvents(conversation=conversation, message=message))
+    events = settled_events(settlement, ReplyEvents(conversation=conversation, message=message, caller=caller))
     return Passed(body=events, allowance=settlement.allowance, request_id=settlement.request_id)
 
 
@@ -46,9 +45,10 @@ class ReplyEvents(StreamProtocol):
     settled (before `done`), the reply so far if the client goes away, and not even the message if
     the request is refunded."""
 
-    def __init__(self, *, conversation: Conversation, message: Message) -> None:
+    def __init__(self, *, conversation: Conversation, message: Message, caller: Caller) -> None:
         self.conversation = conversation
         self.message = message
+        self.caller = caller
 
     def opening(self) -> bytes:
         return _event({"type": "message", "message": MessageSerializer(self.message).data})
@@ -77,7 +77,7 @@ class ReplyEvents(StreamProtocol):
 
     def _keep_reply_and_quota(self, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
         reply = self._keep_reply(text)
-        quota = quota_status(user_id=self.conversation.user_id)
+        quota = quota_after(caller=self.caller)
         return MessageSerializer(reply).data, QuotaStatusSerializer(quota).data
 
 

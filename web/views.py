@@ -11,13 +11,19 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from quota.services import quota_status
+from core.money import format_money
+from quota.limits import Reading
+from quota.services import quota_status_of_request
 from relay.rules import allowed_models, default_model
+from teams.selectors import team_names_of
 from usage import charts
 from usage.dashboard import ERROR, OK, Period, usage_per_day
 
@@ -42,6 +48,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "models": allowed_models(request.user),
         "defaultModel": default_model(),
         "maxPromptChars": settings.CHATGATEWAY_MAX_PROMPT_CHARS,
+        # Offered as the X-ChatGateway-Team header: a name outside printable ASCII can't travel in one.
+        "teams": [name for name in team_names_of(user_id=request.user.pk) if name.isascii() and name.isprintable()],
     }
     return render(request, "web/chat.html", {"config": config})
 
@@ -58,6 +66,9 @@ def account(request: HttpRequest) -> HttpResponse:
     password_form = None
     if request.user.has_usable_password():
         password_form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
+        # Django's form focuses its first field, which scrolled the page down to it past the limits; a
+        # page with errors comes back at #password anyway.
+        password_form.fields["old_password"].widget.attrs.pop("autofocus", None)
         if request.method == "POST" and password_form.is_valid():
             # User.save() ends every token the user holds (accounts.models); the session goes on.
             update_session_auth_hash(request, password_form.save())
@@ -70,14 +81,52 @@ def account(request: HttpRequest) -> HttpResponse:
         "baseUrl": request.build_absolute_uri("/v1"),
         "model": default_model(),
     }
+    quota = quota_status_of_request(user_id=request.user.pk)  # with the team their requests draw on by default
     context = {
         "config": config,
-        "quota": quota_status(user_id=request.user.pk),
+        "quota": quota,
+        "limits": [_limit_row(reading, quota.currency) for reading in quota.limits],
         "chart": _requests_chart(user_id=request.user.pk),
         "password_form": password_form,
         "model": default_model(),
     }
     return render(request, "web/account.html", context, status=400 if request.method == "POST" else 200)
+
+
+METRICS = {"cost": gettext_lazy("Spending"), "requests": gettext_lazy("Requests"), "tokens": gettext_lazy("Tokens")}
+PERIODS = {
+    "minute": gettext_lazy("per minute"),
+    "day": gettext_lazy("per day"),
+    "week": gettext_lazy("per week"),
+    "month": gettext_lazy("per month"),
+    "total": gettext_lazy("in all"),
+}
+
+
+def _limit_row(reading: Reading, currency: str) -> dict[str, str]:
+    """One limit beyond the daily ones as the account page shows it: what it is, what is left, when it resets
+    (in the server's zone; account.js writes it in the browser's, as it does today's reset)."""
+    limit = reading.limit
+    name = _("%(metric)s %(period)s") % {"metric": METRICS[limit.metric], "period": PERIODS[limit.period]}
+    if limit.scope == "team":
+        name = _("%(limit)s, team %(team)s") % {"limit": name, "team": limit.name}
+    if limit.metric == "cost":
+        amounts = {"remaining": format_money(reading.remaining, currency), "limit": format_money(limit.units, currency)}
+    else:
+        amounts = {"remaining": f"{reading.remaining:,}", "limit": f"{limit.units:,}"}
+    left = _("%(remaining)s of %(limit)s left") % amounts
+    if reading.resets_at is None:
+        resets = _("never resets")
+    else:
+        resets = _("resets %(time)s") % {"time": date_format(localtime(reading.resets_at), "Y-m-d H:i T")}
+    resets_at = reading.resets_at.isoformat() if reading.resets_at is not None else ""
+    return {
+        "id": f"{limit.scope}-{limit.metric}-{limit.period}",
+        "name": name,
+        "left": left,
+        "resets": resets,
+        "resets_at": resets_at,
+    }
 
 
 def _requests_chart(*, user_id: int) -> SafeString:

@@ -14,11 +14,11 @@ from conversations.tests.helpers import conversation
 from relay.models import UsageRecord
 
 
-def send(gateway, user, chat, content: str, **extra) -> requests.Response:
+def send(gateway, user, chat, content: str, *, headers: dict[str, str] | None = None, **extra) -> requests.Response:
     return requests.post(
         f"{gateway.url}/api/conversations/{chat.pk}/messages/",
         json={"content": content, "stream": True, **extra},
-        headers={"Authorization": f"Bearer {issue_access_token(user)}"},
+        headers={"Authorization": f"Bearer {issue_access_token(user)}", **(headers or {})},
         stream=True,
         timeout=20,
     )

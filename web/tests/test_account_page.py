@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.test import Client
 
 from conftest import PASSWORD, bearer_client
+from quota.models import Limit
+from teams.models import Membership, Team
 
 
 def logged_in(user) -> Client:
@@ -68,3 +72,35 @@ def test_a_user_without_a_password_gets_no_password_form(user):
     response = logged_in(user).get("/account/")
 
     assert b'id="password-form"' not in response.content
+
+
+def test_it_shows_what_is_left_of_a_cost_limit_and_of_the_teams_limits(user):
+    course = Team.objects.create(name="course-101")
+    Membership.objects.create(team=course, user=user)
+    Limit.objects.create(user=user, metric="cost", period="month", amount=Decimal("2.00"))
+    Limit.objects.create(team=course, metric="requests", period="minute", amount=Decimal(60))
+    Limit.objects.create(user=user, metric="tokens", period="total", amount=Decimal(100000))
+
+    page = logged_in(user).get("/account/").content.decode()
+
+    assert 'id="more-limits"' in page
+    assert "<dt>Spending per month</dt><dd>$2.00 of $2.00 left</dd>" in page
+    assert "<dt>Requests per minute, team course-101</dt><dd>60 of 60 left</dd>" in page
+    assert "<dt>Tokens in all</dt><dd>100,000 of 100,000 left</dd>" in page
+    assert "never resets" in page
+
+
+def test_it_shows_no_other_limits_when_there_are_none(user):
+    assert 'id="more-limits"' not in logged_in(user).get("/account/").content.decode()
+
+
+def test_it_shows_the_other_limits_in_chinese(user):
+    Limit.objects.create(user=user, metric="cost", period="month", amount=Decimal("2.00"))
+
+    page = logged_in(user).get("/account/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+    assert "<dt>花费（每月）</dt><dd>剩余 $2.00（共 $2.00）</dd>" in page  # noqa: RUF001 (Chinese punctuation)
+
+
+def test_it_opens_at_the_top_with_no_field_focused(user):
+    assert "autofocus" not in logged_in(user).get("/account/").content.decode()

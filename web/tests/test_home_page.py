@@ -71,6 +71,7 @@ def test_the_chat_page_tells_its_script_the_api_and_the_models(client, user, set
         "models": ["gpt-4o-mini", "gpt-4o"],
         "defaultModel": settings.CHATGATEWAY_MODEL,
         "maxPromptChars": settings.CHATGATEWAY_MAX_PROMPT_CHARS,
+        "teams": [],  # in no team: nothing to pick
     }
     assert b'<select id="model">' in page.content  # more than one model: the user picks
 

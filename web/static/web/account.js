@@ -166,6 +166,9 @@
 
   const time = $("resets");
   time.textContent = when(time.getAttribute("datetime"));
+  for (const resets of document.querySelectorAll("[data-resets-at]")) {
+    resets.textContent = interpolate(gettext("resets %(time)s"), { time: when(resets.dataset.resetsAt) }, true);
+  }
   loadUsage(1).catch((error) => { $("usage-empty").textContent = error.message; $("usage-empty").hidden = false; });
   loadKeys().catch((error) => { $("key-error").textContent = error.message; $("key-error").hidden = false; });
 })();

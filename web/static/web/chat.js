@@ -8,7 +8,7 @@
   const csrfToken = document.querySelector("input[name=csrfmiddlewaretoken]").value;
   const language = document.documentElement.lang || "en";
   const $ = (id) => document.getElementById(id);
-  const state = { conversation: null, busy: false, olderPage: null, limitReached: false };
+  const state = { conversation: null, busy: false, olderPage: null, limitReached: false, lookAgain: 0 };
 
   // --- Markdown -----------------------------------------------------------------------------------
   const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -43,7 +43,9 @@
   }
 
   function headers(extra = {}) {
-    return { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken, ...extra };
+    // A member of several teams picks the one whose limits their messages draw on (and /api/quota/ reads).
+    const team = $("team") ? { "X-ChatGateway-Team": $("team").value } : {};
+    return { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken, ...team, ...extra };
   }
 
   async function request(url, { method = "GET", body, accept } = {}) {
@@ -85,6 +87,18 @@
 
   // --- Times and numbers, in the page's language and the browser's time zone ----------------------
   const number = (value) => new Intl.NumberFormat(language).format(value);
+  // Money (a decimal string of /api/quota/) in the gateway's currency: two decimals from one unit up, more
+  // below it so that a small amount never reads as zero (as core.money.format_money writes it).
+  const money = (amount, currency) => {
+    const small = Number(amount) > 0 && Number(amount) < 1;
+    const value = small ? Number(Number(amount).toPrecision(6)) : Number(amount);
+    const decimals = { minimumFractionDigits: 2, maximumFractionDigits: small ? 9 : 2 };
+    try {
+      return new Intl.NumberFormat(language, { style: "currency", currency, ...decimals }).format(value);
+    } catch {
+      return `${new Intl.NumberFormat(language, decimals).format(value)} ${currency}`; // not an ISO 4217 code
+    }
+  };
   const resetTime = (iso) =>
     new Intl.DateTimeFormat(language, {
       month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
@@ -105,16 +119,22 @@
 
   function showQuota(quota) {
     const time = resetTime(quota.resets_at);
-    const parts = [
+    const readings = quota.limits || [];
+    // What is left in money comes first: it is what a user of a cost limit most wants to know.
+    const describe = (reading) => limitText(reading, quota.currency);
+    const parts = readings.filter((reading) => reading.metric === "cost").map(describe);
+    parts.push(
       interpolate(ngettext("%(remaining)s of %(limit)s request left today", "%(remaining)s of %(limit)s requests left today",
         quota.daily_limit), { remaining: number(Math.max(0, quota.remaining)), limit: number(quota.daily_limit) }, true),
-    ];
+    );
     if (quota.daily_token_limit !== null && quota.daily_token_limit !== undefined) {
       parts.push(interpolate(gettext("%(tokens)s tokens left"), { tokens: number(quota.tokens_remaining ?? 0) }, true));
     }
     parts.push(interpolate(gettext("resets %(time)s"), { time }, true));
+    parts.push(...readings.filter((reading) => reading.metric !== "cost").map(describe));
     $("quota").textContent = parts.join(" · ");
     const keep = { replace: false };
+    const reached = readings.find((reading) => Number(reading.remaining) <= 0);
     if (quota.daily_limit === 0) {
       showLimit(gettext("An administrator has blocked your use of the model: your daily limit is 0."), keep);
     } else if (quota.remaining <= 0) {
@@ -124,9 +144,55 @@
     } else if (quota.tokens_remaining === 0) {
       showLimit(interpolate(gettext("You have used all %(limit)s tokens of today. Your quota resets at %(time)s."),
         { limit: number(quota.daily_token_limit), time }, true), keep);
+    } else if (reached) {
+      showLimit(limitReachedText(reached, quota.currency), keep);
+      if (reached.resets_at) lookAgainAt(reached.resets_at);
     } else {
       hideLimit();
     }
+  }
+
+  // One limit beyond the daily ones (/api/quota/'s `limits`): "$1.23 of $2.00 left this month", with whose
+  // it is when it is not the user's own.
+  function limitText(reading, currency) {
+    const remaining = Number(reading.remaining) > 0 ? reading.remaining : "0";
+    let what;
+    if (reading.metric === "cost") {
+      what = interpolate(gettext("%(remaining)s of %(limit)s"),
+        { remaining: money(remaining, currency), limit: money(reading.limit, currency) }, true);
+    } else {
+      const amounts = { remaining: number(remaining), limit: number(reading.limit) };
+      what = reading.metric === "tokens"
+        ? interpolate(ngettext("%(remaining)s of %(limit)s token", "%(remaining)s of %(limit)s tokens", reading.limit), amounts, true)
+        : interpolate(ngettext("%(remaining)s of %(limit)s request", "%(remaining)s of %(limit)s requests", reading.limit), amounts, true);
+    }
+    const left = interpolate(PERIODS[reading.period] || PERIODS.total, { what }, true);
+    if (reading.whose === "team") return interpolate(gettext("team %(team)s: %(left)s"), { team: reading.team, left }, true);
+    if (reading.whose === "api_key") return interpolate(gettext("this key: %(left)s"), { left }, true);
+    return left;
+  }
+
+  const PERIODS = {
+    minute: gettext("%(what)s left this minute"),
+    day: gettext("%(what)s left today"),
+    week: gettext("%(what)s left this week"),
+    month: gettext("%(what)s left this month"),
+    total: gettext("%(what)s left in all"),
+  };
+
+  // A limit of a minute or a week ends while the page is open: look again then, and the page goes on by
+  // itself. Within the hour at most, as a timer of a month would overflow (and fire at once).
+  function lookAgainAt(iso) {
+    window.clearTimeout(state.lookAgain);
+    const wait = Math.min(Math.max(new Date(iso) - Date.now() + 1000, 1000), 3600 * 1000);
+    state.lookAgain = window.setTimeout(loadQuota, wait);
+  }
+
+  function limitReachedText(reading, currency) {
+    const limit = limitText(reading, currency);
+    if (!reading.resets_at) return interpolate(gettext("You have reached a limit (%(limit)s). It does not reset."), { limit }, true);
+    return interpolate(gettext("You have reached a limit (%(limit)s). It resets at %(time)s."),
+      { limit, time: resetTime(reading.resets_at) }, true);
   }
 
   function showLimit(message, { replace = true } = {}) {
@@ -278,9 +344,11 @@
     } catch (error) {
       question.remove();
       notKept(text, created);
-      if (error.status === 429) showLimit(error.message);
+      await loadQuota();
+      // The gateway's refusal says which limit, and when it resets. It stops the page only while a limit
+      // is used up: a prompt that costs more than the money left may go once shortened, or to a cheaper model.
+      if (error.status === 429 && state.limitReached) showLimit(error.message);
       else showError(error.message || gettext("The gateway could not be reached. Please try again."));
-      loadQuota();
     } finally {
       setBusy(false);
       loadConversations();
@@ -411,6 +479,7 @@
     }
   });
   $("new-conversation").addEventListener("click", newConversation);
+  if ($("team")) $("team").addEventListener("change", loadQuota);
   $("toggle-sidebar").addEventListener("click", toggleSidebar);
   $("more-conversations").addEventListener("click", () => loadConversations({ url: state.olderPage, append: true }));
 
