@@ -69,7 +69,8 @@ def test_a_file_is_applied_once_however_many_flush_it(api, user, database_fails)
     api.post("/api/chat/", {"prompt": "hi"}, format="json")
     database_fails.undo()
 
-    assert outbox.flush() + outbox.flush() == 1
+    # Once in all: by these two flushes, or by the flusher the deferral started, if it came first (a loaded machine).
+    assert outbox.flush() + outbox.flush() <= 1
     assert UsageRecord.objects.count() == 1
 
 
