@@ -36,7 +36,8 @@ or for every request by `POST /_dev/fault {"fault": "<directives>"}`:
     [dev:nousage]      report no usage: no usage chunk even with stream_options.include_usage, and no
                        `usage` in an unstreamed answer
     [dev:cached=N]     chat: report N of the prompt's tokens (at most all of them) as served from a cache,
-                       in `usage.prompt_tokens_details.cached_tokens`, as OpenAI and DeepSeek do
+                       in `usage.prompt_tokens_details.cached_tokens`, as OpenAI and DeepSeek do; the
+                       Responses API: in `usage.input_tokens_details.cached_tokens`
 
 cut, stall and error_event shape streams only; an unstreamed answer ignores them. Directives combine,
 e.g. `[dev:chunks=20] [dev:interval=0.1] [dev:cut=5]`. Embeddings, which do not stream, heed status, delay,
@@ -768,7 +769,8 @@ def _response_answer(body: dict[str, Any], items: list[dict[str, Any]], last: st
     said = " ".join([str(body.get("instructions") or ""), *(_item_text(item) for item in items)])
     input_tokens, output_tokens = max(1, len(said.split())), len(written.split())
     usage = {
-        "input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": min(shape.cached or 0, input_tokens)},
         "output_tokens": output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": input_tokens + output_tokens,
     }  # fmt: skip

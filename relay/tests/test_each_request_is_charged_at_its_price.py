@@ -109,6 +109,22 @@ def test_cached_prompt_tokens_are_charged_at_the_cached_price(client, user):
     assert record.cost == int(nanos(3, "2") + nanos(4, "0.5"))
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["unstreamed", "streamed"])
+def test_a_native_responses_cached_input_is_charged_at_the_cached_price(client, user, stream):
+    priced(input="2", cached_input="0.5", output="0")
+
+    answer = client.responses.create(
+        model="gpt-4o-mini", input="one two three four five six [dev:cached=4]", stream=stream
+    )
+    if stream:
+        list(answer)
+
+    record = UsageRecord.objects.get(user=user)
+    cached = 4
+    assert record.endpoint == "responses"
+    assert record.cost == int(nanos(record.prompt_tokens - cached, "2") + nanos(cached, "0.5"))
+
+
 def test_cached_prompt_tokens_cost_the_input_price_when_no_cached_price_is_set(client, user):
     priced(input="2", output="0")
 

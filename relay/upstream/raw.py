@@ -260,7 +260,9 @@ def response_usage(value: Any) -> Usage | None:
     counts = [value.get(name) for name in ("input_tokens", "output_tokens")]
     if not all(isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in counts):
         return None
-    return Usage(counts[0], counts[1], counts[0] + counts[1])
+    # Cached input is priced apart: `input_tokens_details.cached_tokens`, as chat's `prompt_tokens_details`.
+    cached = _cached_tokens({"prompt_tokens_details": value.get("input_tokens_details")}, prompt_tokens=counts[0])
+    return Usage(counts[0], counts[1], counts[0] + counts[1], cached_tokens=cached)
 
 
 async def _post_for_json(
