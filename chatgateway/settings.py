@@ -69,6 +69,7 @@ CORS_ALLOW_HEADERS = (
     "x-stainless-runtime",
     "x-stainless-runtime-version",
     "x-stainless-timeout",
+    "x-chatgateway-team",  # the team a request draws on (teams.services.HEADER)
 )
 CORS_EXPOSE_HEADERS = (
     "x-request-id",
@@ -79,6 +80,12 @@ CORS_EXPOSE_HEADERS = (
     "x-ratelimit-limit-tokens",
     "x-ratelimit-remaining-tokens",
     "x-ratelimit-reset-tokens",
+    "x-ratelimit-limit-cost",
+    "x-ratelimit-remaining-cost",
+    "x-ratelimit-reset-cost",
+    "x-ratelimit-cost-currency",
+    "x-chatgateway-limit",
+    "x-should-retry",
 )
 
 INSTALLED_APPS = [

@@ -54,6 +54,11 @@ TOTAL_LIMIT_REACHED = gettext_lazy(
     "{holder} limit of {amount} {per_period} is used up. It does not reset: an administrator can raise it."
 )
 LIMIT_BLOCKS = gettext_lazy("{holder} limit of {amount} {per_period} is 0: an administrator has blocked this use.")
+LIMIT_HELD = gettext_lazy(
+    "{holder} limit of {amount} {per_period} is held by requests still running: too little is left for this one "
+    "until they end. Retry in a moment."
+)
+HELD_RETRY_AFTER = 2  # seconds: requests in flight end, or give back what they set aside, in about that
 
 
 class QuotaExceeded(ApplicationError):
@@ -70,6 +75,7 @@ class QuotaExceeded(ApplicationError):
         resets_at: dt.datetime | None,
         allowance: Allowance,
         applied: Applied | None = None,
+        held: bool = False,
     ) -> None:
         super().__init__(f"limit of {limit} {kind} reached")
         self.kind = kind  # "requests", "tokens" or "cost"
@@ -77,6 +83,9 @@ class QuotaExceeded(ApplicationError):
         self.resets_at = resets_at  # None: never (a total)
         self.allowance = allowance
         self.applied = applied  # None: a daily field of the user's quota or plan
+        # What requests in flight have set aside is what leaves too little: without them this one would fit,
+        # and it will once they end (a 429 to retry shortly, not the limit's end).
+        self.held = held
 
     @property
     def daily_limit(self) -> int:
@@ -85,16 +94,20 @@ class QuotaExceeded(ApplicationError):
 
     @property
     def blocked(self) -> bool:
+        if self.held:
+            return False
         if self.applied is not None:
             return self.applied.units == 0
         return self.daily_limit == 0
 
     @property
     def status(self) -> int:  # type: ignore[override]
-        return 403 if self.blocked or self.resets_at is None else 429
+        return 429 if self.held else 403 if self.blocked or self.resets_at is None else 429
 
     @property
     def code(self) -> str:  # type: ignore[override]
+        if self.held:
+            return "limit_held_by_requests_in_flight"  # retried by the SDKs, after Retry-After
         if self.blocked:
             return "relay_blocked"
         if self.applied is not None:
@@ -112,7 +125,9 @@ class QuotaExceeded(ApplicationError):
             amount = format_money(applied.units, settings.CHATGATEWAY_CURRENCY)
         else:
             amount = gettext(AMOUNT[applied.metric]).format(amount=f"{applied.units:,}")
-        if self.blocked:
+        if self.held:
+            template = LIMIT_HELD
+        elif self.blocked:
             template = LIMIT_BLOCKS
         else:
             template = TOTAL_LIMIT_REACHED if self.resets_at is None else PERIODIC_LIMIT_REACHED
@@ -128,6 +143,8 @@ class QuotaExceeded(ApplicationError):
 
     @property
     def retry_after(self) -> int | None:  # type: ignore[override]
+        if self.held:
+            return HELD_RETRY_AFTER
         if self.blocked or self.resets_at is None:
             return None
         return max(1, math.ceil((self.resets_at - timezone.now()).total_seconds()))

@@ -121,6 +121,7 @@ def reserve_request(
     team_id: int | None = None,
     pricing: Pricing | None = None,
     model: str = "",
+    answers: int = 1,
 ) -> Reservation:
     """Take one request, and under a token or cost limit a budget of up to `completion_tokens` (default
     CHATGATEWAY_COMPLETION_RESERVE), from every limit in force: the user's daily ones, and the limits of
@@ -132,6 +133,9 @@ def reserve_request(
     prices (the budget lowered to what the money left pays for); a request for a `model` without a price
     is refused then (ModelNotPriced).
 
+    `answers`: how many answers share the budget (`n`, a legacy completion's prompts times `best_of`); each
+    gets at least a token, so less than that left refuses the request.
+
     `budget_must_fit`: the whole budget must fit what is left, else QuotaExceeded (an embeddings call
     reserves its estimated prompt, which it can't be cut short of). `counts_request=False` takes tokens
     only, not a request (a blocked user, whose request limit is 0, is still refused).
@@ -140,7 +144,7 @@ def reserve_request(
     team's limit, the team's) gets those back first (quota.leases), and is asked again.
     """
     holders = Holders(user_id, api_key_id, team_id)
-    terms = _Terms(completion_tokens, note, budget_must_fit, counts_request, pricing, model)
+    terms = _Terms(completion_tokens, note, budget_must_fit, counts_request, pricing, model, max(1, answers))
     try:
         try:
             return _reserve(holders, terms)
@@ -163,6 +167,7 @@ class _Terms:
     counts_request: bool = True
     pricing: Pricing | None = None
     model: str = ""
+    least: int = 1  # the smallest budget worth reserving: a token for each of the request's answers
 
 
 class _CountersGone(Exception):
@@ -209,16 +214,16 @@ def _reserve_in_transaction(holders: Holders, terms: _Terms, limits: list[Applie
             raise _CountersGone
         now = timezone.now()
         standings = {key: Standing.of(counter, now) for key, counter in counters.items()}
-        daily = _Daily(quota, today)
+        ordered = sorted(limits, key=lambda limit: SCOPES.index(limit.scope))
+        daily = _Daily(quota, today, ordered, standings)
         taking = 1 if terms.counts_request else 0
         # A request limit of 0 blocks the user, whether or not this call takes a request.
         if daily.request_limit == 0 or (taking and daily.used >= daily.request_limit):
             daily.refuse("requests")
-        ordered = sorted(limits, key=lambda limit: SCOPES.index(limit.scope))
         for limit in ordered:
             standing = standings[(limit.scope, limit.period)]
             if limit.units == 0 or (limit.metric == Metric.REQUESTS and taking and standing.requests >= limit.units):
-                _refuse(limit, standing, daily)
+                daily.refuse_by(limit, standing)
         budget, cost_reserved = _budget(terms, daily, ordered, standings)
         day = max(quota.day or today, today)
         Quota.objects.filter(pk=quota.pk).update(
@@ -242,10 +247,13 @@ def _reserve_in_transaction(holders: Holders, terms: _Terms, limits: list[Applie
 
 @dataclasses.dataclass
 class _Daily:
-    """The user's daily counts (their quota row's) as they stand today."""
+    """Where the user stands as a reservation is decided: their daily counts (their quota row's) as they
+    stand today, and the other limits in force with their counters' standings. It refuses, naming the limit."""
 
     quota: Quota
     today: dt.date
+    limits: list[Applied]
+    standings: dict[tuple[str, str], Standing]
 
     def __post_init__(self) -> None:
         q, today = self.quota, self.today
@@ -256,9 +264,24 @@ class _Daily:
         )
         self.request_limit, self.token_limit = q.request_limit(), q.token_limit()
 
-    def refuse(self, kind: str) -> None:
+    def allowance(self) -> Allowance:
+        """The binding limit of each metric as things stand (nothing taken): a refusal's headers."""
+        return _allowance(self, self.limits, self.standings, taking=0, budget=None, cost_reserved=0)
+
+    def refuse(self, kind: str, *, held: bool = False) -> None:
+        """By a daily field: `held`, by what requests in flight have set aside (it will pass)."""
         limit = self.request_limit if kind == "requests" else self.token_limit
-        raise QuotaExceeded(kind=kind, limit=limit, resets_at=clock.next_reset(), allowance=_standing_allowance(self))
+        applied = Applied("user", kind, "day", limit) if held else None
+        raise QuotaExceeded(
+            kind=kind, limit=limit, resets_at=clock.next_reset(), allowance=self.allowance(), applied=applied, held=held
+        )
+
+    def refuse_by(self, limit: Applied, standing: Standing, *, held: bool = False) -> None:
+        """By a limit of the key, the user or plan, or the team."""
+        raise QuotaExceeded(
+            kind=limit.metric, limit=limit.units, resets_at=standing.resets_at(), allowance=self.allowance(),
+            applied=limit, held=held,
+        )  # fmt: skip
 
 
 def _budget(
@@ -269,32 +292,36 @@ def _budget(
     wanted = terms.completion_tokens or settings.CHATGATEWAY_COMPLETION_RESERVE
     caps: list[int] = []
 
-    def fits(cap: int) -> bool:
-        return cap > 0 and not (terms.budget_must_fit and wanted > cap)
+    def fits(cap: int | None) -> bool:
+        # Each of the request's answers gets at least a token of the budget: `least` of them in all.
+        return cap is None or (cap >= terms.least and not (terms.budget_must_fit and wanted > cap))
 
     if daily.token_limit is not None:
         cap = daily.token_limit - daily.tokens_used - daily.reserved
         if not fits(cap):
-            daily.refuse("tokens")
+            daily.refuse("tokens", held=fits(daily.token_limit - daily.tokens_used))
         caps.append(cap)
     pricing = terms.pricing
     for limit in limits:
         standing = standings[(limit.scope, limit.period)]
         if limit.metric == Metric.TOKENS:
             cap = standing.remaining(Metric.TOKENS, limit.units)
+            if not fits(cap):
+                daily.refuse_by(limit, standing, held=fits(cap + standing.tokens_reserved))
         elif limit.metric == Metric.COST:
             if pricing is None:
                 raise ModelNotPriced(model=terms.model)
             left = standing.remaining(Metric.COST, limit.units)
-            if left < pricing.prompt_cost or left <= 0:
-                _refuse(limit, standing, daily)
-            cap = pricing.tokens_for(left)
-            if cap is None:  # output costs nothing: the prompt is all the money bounds
+            cap = pricing.tokens_for(left)  # None: output costs nothing, and the prompt is all the money bounds
+            if left < max(1, pricing.prompt_cost) or not fits(cap):
+                unheld = left + standing.cost_reserved
+                daily.refuse_by(
+                    limit, standing, held=unheld >= max(1, pricing.prompt_cost) and fits(pricing.tokens_for(unheld))
+                )
+            if cap is None:
                 continue
         else:
             continue
-        if not fits(cap):
-            _refuse(limit, standing, daily)
         caps.append(cap)
     budget = min([wanted, *caps]) if caps else None
     cost_reserved = pricing.cost_of(budget) if pricing is not None and standings else 0
@@ -343,36 +370,6 @@ def _allowance(
             allowance, cost_limit=cost_limit, cost_remaining=cost_remaining, cost_resets_in=cost_resets_in
         )
     return allowance
-
-
-def _standing_allowance(daily: _Daily) -> Allowance:
-    return Allowance(
-        request_limit=daily.request_limit,
-        requests_remaining=daily.quota.remaining_on(daily.today),
-        token_limit=daily.token_limit,
-        tokens_remaining=daily.quota.tokens_remaining_on(daily.today),
-        resets_in=clock.seconds_until_reset(),
-    )
-
-
-def _refuse(limit: Applied, standing: Standing, daily: _Daily) -> None:
-    resets_at = standing.resets_at()
-    allowance = _standing_allowance(daily)
-    left = max(0, standing.remaining(limit.metric, limit.units))
-    resets_in = clock.seconds_until(resets_at)
-    if limit.metric == Metric.REQUESTS:
-        allowance = dataclasses.replace(
-            allowance, request_limit=limit.units, requests_remaining=left, resets_in=resets_in or allowance.resets_in
-        )
-    elif limit.metric == Metric.TOKENS:
-        allowance = dataclasses.replace(
-            allowance, token_limit=limit.units, tokens_remaining=left, tokens_resets_in=resets_in
-        )
-    else:
-        allowance = dataclasses.replace(
-            allowance, cost_limit=limit.units, cost_remaining=left, cost_resets_in=resets_in
-        )
-    raise QuotaExceeded(kind=limit.metric, limit=limit.units, resets_at=resets_at, allowance=allowance, applied=limit)
 
 
 def settle_request(*, reservation: Reservation, tokens: int, cost: int = 0) -> bool:

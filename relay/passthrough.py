@@ -249,6 +249,7 @@ async def _reserve(attempt: RelayAttempt, params: dict[str, Any], budget: Budget
             completion_tokens=budget.wanted,
             budget_must_fit=budget.must_fit,
             counts_request=budget.counts_request,
+            answers=budget.choices if budget.caps else 1,  # each answer capped gets a token at least
         )
     )
     try:

@@ -25,6 +25,14 @@ from teams.services import team_for_request
 
 logger = logging.getLogger(__name__)
 
+# The provider endpoint (providers.models.ENDPOINTS) a record's endpoint is routed over, for the prices a
+# request may be charged at; a Responses request may go natively or through chat, so over all of them.
+PROVIDER_ENDPOINT = {
+    UsageRecord.Endpoint.EMBEDDINGS: "embeddings",
+    UsageRecord.Endpoint.COMPLETIONS: "completions",
+    UsageRecord.Endpoint.RESPONSES: None,
+}
+
 
 @dataclasses.dataclass
 class RelayAttempt:
@@ -50,7 +58,12 @@ class RelayAttempt:
     trail: upstream.Trail = dataclasses.field(default_factory=lambda: upstream.Trail())
 
     def reserve(
-        self, *, completion_tokens: int | None = None, budget_must_fit: bool = False, counts_request: bool = True
+        self,
+        *,
+        completion_tokens: int | None = None,
+        budget_must_fit: bool = False,
+        counts_request: bool = True,
+        answers: int = 1,
     ) -> Reservation:
         # What the request is, for its record if its process is killed before it ends (relay/lost.py).
         note = {"endpoint": self.endpoint, "model": self.model[:200], "api_key_id": self.api_key_id}
@@ -68,6 +81,7 @@ class RelayAttempt:
             team_id=team.pk if team is not None else None,
             pricing=self._pricing(),
             model=self.model,
+            answers=answers,
         )
         self.started = time.monotonic()
         return self.reservation
@@ -75,7 +89,7 @@ class RelayAttempt:
     def _pricing(self) -> Pricing | None:
         """The request's worst case in money: its estimated prompt and each completion token at the
         highest prices of the deployments it may be routed to; None if the model has no price."""
-        price = catalog.current().worst_price(self.model)
+        price = catalog.current().worst_price(self.model, endpoint=PROVIDER_ENDPOINT.get(self.endpoint, "chat"))
         if price is None:
             return None
         prompt = estimate_request_tokens(self.params or {"messages": self.messages})

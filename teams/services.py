@@ -11,7 +11,8 @@ HEADER = "X-ChatGateway-Team"  # a request names the team it draws on (by name),
 def team_for_request(*, user_id: int, asked: str | None = None, key_team_id: int | None = None) -> Team | None:
     """The team whose limits a request of `user_id` draws on, or None (the user is in no team):
 
-    - an API key given a team draws on that team, always (a header naming another is refused);
+    - an API key given a team draws on that team, always (a header naming another is refused), while its
+      user is a member (once they leave it, the key is refused until it is given another team);
     - else the team the request names (`asked`, the X-ChatGateway-Team header), if the user is a member;
     - else the user's default team, or the team they joined first.
 
@@ -19,8 +20,13 @@ def team_for_request(*, user_id: int, asked: str | None = None, key_team_id: int
     team is not one the request may draw on. One query."""
     asked = (asked or "").strip() or None
     if key_team_id is not None:
-        team = Team.objects.filter(pk=key_team_id).first()
-        if team is not None and asked is not None and asked != team.name:
+        team = Team.objects.filter(pk=key_team_id, memberships__user_id=user_id).first()
+        if team is None:  # its user has left the team since the key was given it: it draws on it no more
+            name = Team.objects.filter(pk=key_team_id).values_list("name", flat=True).first()
+            if name is None:
+                return None  # the team is gone (the key's team is set to none with it)
+            raise TeamNotAllowed(team=name)
+        if asked is not None and asked != team.name:
             raise TeamNotAllowed(team=asked, key_team=team.name)
         return team
     memberships = Membership.objects.filter(user_id=user_id).select_related("team")

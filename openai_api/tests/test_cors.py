@@ -28,7 +28,7 @@ def test_a_preflight_from_an_allowed_origin_gets_200_and_the_headers_without_cre
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
     allowed_headers = response.headers["Access-Control-Allow-Headers"].split(", ")
-    assert {"authorization", "content-type"} <= set(allowed_headers)
+    assert {"authorization", "content-type", "x-chatgateway-team"} <= set(allowed_headers)
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
     assert "Access-Control-Allow-Credentials" not in response.headers
 
@@ -67,9 +67,13 @@ def test_an_answer_to_an_allowed_origin_lets_the_browser_read_it_and_its_rate_li
 
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
-    exposed = response.headers["Access-Control-Expose-Headers"]
-    assert "x-ratelimit-remaining-requests" in exposed
-    assert "x-request-id" in exposed
+    exposed = response.headers["Access-Control-Expose-Headers"].split(", ")
+    assert {
+        "x-ratelimit-remaining-requests",
+        "x-request-id",
+        "x-ratelimit-remaining-cost",
+        "x-chatgateway-limit",
+    } <= set(exposed)
 
 
 def test_an_error_to_an_allowed_origin_carries_the_headers_too(gateway):

@@ -85,6 +85,14 @@ def test_a_token_limit_lowers_the_budget_to_what_is_left(ada, team):
     second = reserve_request(user_id=ada.pk, team_id=team.pk, completion_tokens=700)
 
     assert (first.token_budget, second.token_budget) == (700, 300)
+    with pytest.raises(QuotaExceeded) as held:
+        reserve_request(user_id=ada.pk, team_id=team.pk, completion_tokens=1)
+    # All of it is set aside by the two still running: a 429 to retry in a moment, not the month's end.
+    assert (held.value.status, held.value.code, held.value.retry_after) == (429, "limit_held_by_requests_in_flight", 2)
+    assert "held by requests still running" in held.value.message
+
+    settle_request(reservation=first, tokens=700)
+    settle_request(reservation=second, tokens=300)
     with pytest.raises(QuotaExceeded) as refused:
         reserve_request(user_id=ada.pk, team_id=team.pk, completion_tokens=1)
     assert refused.value.code == "month_tokens_limit_reached"
@@ -106,8 +114,13 @@ def test_a_cost_limit_refuses_when_less_than_the_prompts_cost_is_left(ada):
     first = reserve_request(user_id=ada.pk, completion_tokens=4_850, pricing=PRICING)  # 49,500 reserved
     assert first.cost_reserved == 49_500
 
-    with pytest.raises(QuotaExceeded) as refused:
+    with pytest.raises(QuotaExceeded) as held:
         reserve_request(user_id=ada.pk, completion_tokens=10, pricing=PRICING)  # 500 left, the prompt costs 1,000
+    assert (held.value.kind, held.value.code) == ("cost", "limit_held_by_requests_in_flight")
+
+    settle_request(reservation=first, tokens=4_850, cost=49_500)  # it cost all it reserved
+    with pytest.raises(QuotaExceeded) as refused:
+        reserve_request(user_id=ada.pk, completion_tokens=10, pricing=PRICING)
 
     assert refused.value.kind == "cost"
     assert refused.value.code == "month_cost_limit_reached"
@@ -177,3 +190,36 @@ def test_a_cost_limit_refuses_a_model_without_a_price_and_takes_nothing(ada, tea
     assert "gpt-unpriced" in refused.value.message
     assert Quota.objects.get(user=ada).used == 0
     assert _counter(team=team, period="month").requests == 0
+
+
+def test_a_budget_shared_by_several_answers_gives_each_a_token_or_refuses(ada, team):
+    """Each answer is capped to its share of the budget, at least a token: with fewer tokens left than
+    answers, the answers together would pass the limit, so the request is refused."""
+    Limit.objects.create(team=team, metric="tokens", period="month", amount=5)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        reserve_request(user_id=ada.pk, team_id=team.pk, completion_tokens=16 * 8, answers=8)
+    granted = reserve_request(user_id=ada.pk, team_id=team.pk, completion_tokens=16 * 5, answers=5)
+
+    assert refused.value.code == "month_tokens_limit_reached"
+    assert granted.token_budget == 5
+
+
+def test_a_refusal_reports_every_binding_limit_with_its_own_reset(ada, team):
+    key, _ = create_api_key(user=ada, name="script")
+    Limit.objects.create(api_key=key, metric="requests", period="minute", amount=1)
+    Limit.objects.create(team=team, metric="cost", period="month", amount=Decimal("2"))
+    Quota.objects.filter(user=ada).update(daily_token_limit=50_000)
+    reserve_request(user_id=ada.pk, api_key_id=key.pk, team_id=team.pk, pricing=PRICING)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        reserve_request(user_id=ada.pk, api_key_id=key.pk, team_id=team.pk, pricing=PRICING)
+
+    headers = refused.value.headers
+    assert headers["x-chatgateway-limit"] == "api_key minute requests"
+    assert (headers["x-ratelimit-limit-requests"], headers["x-ratelimit-remaining-requests"]) == ("1", "0")
+    assert headers["x-ratelimit-reset-requests"] == "1m"  # the minute's end (the clock stands at noon)
+    assert headers["x-ratelimit-reset-tokens"] == "12h"  # the day's end, not the minute's
+    assert headers["x-ratelimit-limit-cost"] == "2"
+    assert headers["x-ratelimit-cost-currency"] == "USD"
+    assert "x-ratelimit-reset-cost" in headers

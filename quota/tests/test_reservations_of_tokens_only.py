@@ -30,7 +30,7 @@ def test_a_budget_that_must_fit_is_refused_when_less_is_left(limited):
     with pytest.raises(QuotaExceeded) as refused:
         reserve_request(user_id=limited.pk, completion_tokens=41, budget_must_fit=True)
 
-    assert refused.value.code == "daily_token_limit_reached"
+    assert refused.value.code == "limit_held_by_requests_in_flight"  # the first, still running, holds the rest
     assert _counts(limited) == (1, 0, 60)
     assert reserve_request(user_id=limited.pk, completion_tokens=40, budget_must_fit=True).token_budget == 40
 

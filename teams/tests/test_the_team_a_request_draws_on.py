@@ -101,6 +101,20 @@ def test_a_key_given_a_team_refuses_a_header_naming_another_and_takes_nothing(ad
     assert sum(_drawn_on().values()) == 0
 
 
+def test_a_key_of_a_team_its_user_has_left_draws_on_it_no_more(ada, teams):
+    key, raw_key = create_api_key(user=ada, name="course key")
+    key.team = teams["second"]
+    key.save()
+    Membership.objects.filter(user=ada, team=teams["second"]).delete()
+
+    response = _ask(_client(raw_key))
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "team_not_allowed"
+    assert "second" in response.json()["error"]["message"]
+    assert sum(_drawn_on().values()) == 0
+
+
 def test_without_a_header_a_request_draws_on_the_first_team_joined(ada, teams, api):
     assert _ask(api).status_code == 200
 
