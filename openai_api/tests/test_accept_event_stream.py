@@ -104,3 +104,29 @@ def test_it_checks_the_key_before_the_accept_header_on_models(gateway):
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "ends_with"),
+    [
+        ("/v1/completions", {"model": "gpt-4o-mini", "prompt": "Hi"}, "data: [DONE]\n\n"),
+        ("/v1/responses", {"model": "gpt-4o-mini", "input": "Hi"}, None),
+    ],
+    ids=["completions", "responses"],
+)
+def test_every_other_streaming_endpoint_streams_to_a_client_that_accepts_only_event_streams(
+    gateway, user, path, body, ends_with
+):
+    response = requests.post(
+        f"{gateway.url}{path}",
+        json={**body, "stream": True},
+        headers={"Authorization": f"Bearer {issue_access_token(user)}", "Accept": "text/event-stream"},
+        timeout=20,
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/event-stream"
+    if ends_with is not None:
+        assert response.text.endswith(ends_with)
+    else:  # the Responses API's typed events, ending with the completed response
+        assert "event: response.completed" in response.text
