@@ -32,7 +32,7 @@ def test_it_passes_drf_spectaculars_validation_without_a_warning(tmp_path):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("credentials", [None, "Bearer not-a-token", "Bearer sk-not-a-key"])
-def test_it_is_served_to_anyone_whatever_credentials_they_send(document, credentials):
+def test_it_is_served_to_anyone_whatever_credentials_they_send(credentials):
     client = APIClient()
     if credentials:
         client.credentials(HTTP_AUTHORIZATION=credentials)
@@ -40,7 +40,7 @@ def test_it_is_served_to_anyone_whatever_credentials_they_send(document, credent
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
 
     assert response.status_code == 200
-    assert response.json() == document
+    assert response.json() == openapi_document()  # made under this test's settings, as the page is
 
 
 def test_it_describes_every_endpoint_once(document):
