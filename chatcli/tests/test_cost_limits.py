@@ -3,16 +3,14 @@ message, in the gateway's words (in the user's language)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from django.utils import timezone
 
 from chatcli.render import money
 from core.money import NANOS
-from providers import catalog
-from providers.models import Price
+from providers.tests import prices
+from providers.tests.prices import priced
 from quota.models import Limit
 from relay.models import UsageRecord
 from teams.models import Membership, Team
@@ -20,18 +18,7 @@ from teams.models import Membership, Team
 
 @pytest.fixture(autouse=True)
 def only_these_prices(transactional_db):
-    Price.objects.all().delete()
-    catalog.forget()
-
-
-def priced(*, input: str, output: str) -> None:
-    Price.objects.create(
-        model_name="gpt-4o-mini",
-        input=Decimal(input),
-        output=Decimal(output),
-        valid_from=timezone.localdate() - dt.timedelta(days=1),
-    )
-    catalog.refresh()
+    prices.only_these_prices()
 
 
 def test_after_each_answer_it_says_how_much_money_is_left_this_month(chat, user):

@@ -5,35 +5,22 @@ through the OpenAI SDK against the development upstream."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import openai
 import pytest
-from django.utils import timezone
 
 from accounts.tokens import issue_access_token
 from core.money import NANOS
-from providers import catalog
-from providers.models import Price
+from providers.tests import prices
+from providers.tests.prices import priced
 from quota.models import Counter, Lease, Limit
 from relay.models import UsageRecord
 
 
 @pytest.fixture(autouse=True)
 def only_these_prices(transactional_db):
-    Price.objects.all().delete()
-    catalog.forget()
-
-
-def priced(model_name: str = "gpt-4o-mini", *, input: str, output: str) -> None:
-    Price.objects.create(
-        model_name=model_name,
-        input=Decimal(input),
-        output=Decimal(output),
-        valid_from=timezone.localdate() - dt.timedelta(days=1),
-    )
-    catalog.refresh()
+    prices.only_these_prices()
 
 
 @pytest.fixture

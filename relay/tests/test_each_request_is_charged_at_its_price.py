@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.tokens import issue_access_token
-from providers import catalog
 from providers.models import Deployment, Price
+from providers.tests.prices import only_these_prices, priced
 from relay.models import UsageRecord
 from relay.tests.routed import ask
 
@@ -22,28 +22,12 @@ MILLION = 10**6
 
 @pytest.fixture(autouse=True)
 def no_shipped_prices(transactional_db):
-    """Each test makes the prices it charges at (the shipped table, fixtures/prices.json, has its own test)."""
-    Price.objects.all().delete()
-    catalog.forget()
+    only_these_prices()
 
 
 @pytest.fixture
 def client(gateway, user) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=str(issue_access_token(user)), max_retries=0)
-
-
-def priced(model_name: str = "gpt-4o-mini", *, input: str, output: str, cached_input: str | None = None, **fields):
-    """A price in force today, seen by the next request (as an administrator's save is)."""
-    fields.setdefault("valid_from", timezone.localdate() - dt.timedelta(days=1))
-    price = Price.objects.create(
-        model_name=model_name,
-        input=Decimal(input),
-        output=Decimal(output),
-        cached_input=None if cached_input is None else Decimal(cached_input),
-        **fields,
-    )
-    catalog.refresh()
-    return price
 
 
 def ask_sdk(client: openai.OpenAI, content: str = "Hello there", *, model: str = "gpt-4o-mini", stream: bool = False):

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from core.money import NANOS
-from providers import catalog
-from providers.models import Price
+from providers.tests import prices
+from providers.tests.prices import priced
 from quota.models import Limit
 from relay.models import UsageRecord
 from web.tests.browser import PHONE
@@ -19,18 +19,7 @@ from web.tests.browser import PHONE
 
 @pytest.fixture(autouse=True)
 def only_these_prices(transactional_db):
-    Price.objects.all().delete()
-    catalog.forget()
-
-
-def priced(*, input: str, output: str) -> None:
-    Price.objects.create(
-        model_name="gpt-4o-mini",
-        input=Decimal(input),
-        output=Decimal(output),
-        valid_from=timezone.localdate() - dt.timedelta(days=1),
-    )
-    catalog.refresh()
+    prices.only_these_prices()
 
 
 def dollars(nanos: int) -> str:
