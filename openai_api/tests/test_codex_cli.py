@@ -154,7 +154,7 @@ def test_codex_runs_the_command_it_is_asked_for_then_answers(run_codex, user, re
 
     # The upstream calls Codex's first function tool, exec_command, with {"cmd": "echo codex-ran-$((6 * 7))"}:
     # only a shell makes that "codex-ran-42".
-    before = len(upstream.received)  # the upstream serves the whole session: this test's requests come after
+    before = upstream.received_count  # the upstream serves the whole session, and keeps its last 100 requests
     done = run_codex(model, "echo codex-ran-$((6 * 7)) [dev:call]", *options)
 
     assert done.returncode == 0, done.stderr
@@ -164,7 +164,8 @@ def test_codex_runs_the_command_it_is_asked_for_then_answers(run_codex, user, re
     assert used_today(user) == 2  # the call, then the answer
     assert _responses_records() == {("responses", 200, True)}
     assert UsageRecord.objects.count() == 2
-    paths = {entry["path"] for entry in upstream.received[before:]}
+    made = upstream.received_count - before  # this test's requests: the last of those kept
+    paths = {entry["path"] for entry in upstream.received[len(upstream.received) - made :]}
     assert paths == ({"/v1/responses"} if provider == "responses" else {"/v1/chat/completions"})
 
 
