@@ -121,7 +121,7 @@ def _make() -> dict[str, Any]:
             "Relay attempts that failed, by the relay's reason code.",
             ["provider", "reason"],
         ),
-        "refusals": Counter("chatgateway_quota_refusals", "Requests refused by a daily limit.", ["kind"]),
+        "refusals": Counter("chatgateway_quota_refusals", "Requests refused by a limit.", ["kind"]),
         "streams": Gauge("chatgateway_streams_open", "Event streams open now.", multiprocess_mode="livesum"),
         "db_busy": Gauge(
             "chatgateway_database_threads_busy",
@@ -180,9 +180,9 @@ def relay_attempt_ended(
 
 
 def quota_refused(kind: str) -> None:
-    """A daily limit refused a request: `requests`, `tokens`, or `blocked` (a limit of 0)."""
+    """A limit refused a request: `requests`, `tokens`, `cost` (a budget in money), or `blocked` (a limit of 0)."""
     if enabled():
-        _child("refusals", kind if kind in {"requests", "tokens", "blocked"} else OTHER).inc()
+        _child("refusals", kind if kind in {"requests", "tokens", "cost", "blocked"} else OTHER).inc()
 
 
 class database_step:  # a class used as `with database_step():`

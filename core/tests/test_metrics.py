@@ -18,6 +18,7 @@ from apikeys.services import create_api_key
 from core.metrics import forget_dead_processes, model_label, reason_label, use_fresh_directory
 from providers import catalog
 from providers.models import Price
+from quota.models import Limit
 from relay.models import UsageRecord
 
 TOKEN = "metrics-scraper-token"
@@ -164,6 +165,29 @@ def test_a_quota_refusal_counts_by_its_kind(gateway, make_user):
         "requests": before["requests"] + 1,
         "tokens": before["tokens"] + 1,
         "blocked": before["blocked"] + 1,
+    }
+
+
+def test_a_budget_in_money_refuses_as_cost_not_other(gateway, make_user):
+    Price.objects.filter(model_name="gpt-4o-mini").delete()
+    Price.objects.create(
+        model_name="gpt-4o-mini", input=Decimal("1"), output=Decimal("2"), valid_from=dt.date(2000, 1, 1)
+    )
+    catalog.refresh()
+    broke, spent = make_user("broke"), make_user("spent")
+    Limit.objects.create(user=broke, metric="cost", period="day", amount=Decimal("0"))
+    Limit.objects.create(user=spent, metric="cost", period="day", amount=Decimal("0.000001"))  # a few tokens' worth
+    before = {kind: value("chatgateway_quota_refusals_total", kind=kind) for kind in ("cost", "blocked", "other")}
+
+    assert chat(gateway.url, issue_access_token(broke)).status_code == 403  # a budget of 0 blocks
+    answers = [chat(gateway.url, issue_access_token(spent)).status_code for _ in range(2)]
+
+    assert 429 in answers
+    after = {kind: value("chatgateway_quota_refusals_total", kind=kind) for kind in before}
+    assert after == {
+        "cost": before["cost"] + answers.count(429),
+        "blocked": before["blocked"] + 1,
+        "other": before["other"],
     }
 
 
