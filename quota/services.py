@@ -372,8 +372,9 @@ def _allowance(
     return allowance
 
 
-def settle_request(*, reservation: Reservation, tokens: int, cost: int = 0) -> bool:
+def settle_request(*, reservation: Reservation, tokens: int, cost: int = 0, savepoint: bool = True) -> bool:
     """The request counts: release its budgets and add the `tokens` it used and its `cost` (nano-units),
+    (`savepoint=False`: in the caller's transaction, which must roll back whole if this returns False)
     in the periods it was reserved in only (a request in flight at midnight is not charged to the new
     day, nor one at the end of a month to the next). False if its lease was settled already (its request
     was taken for lost, or an administrator reset the user's counts): then nothing changes."""
@@ -384,7 +385,7 @@ def settle_request(*, reservation: Reservation, tokens: int, cost: int = 0) -> b
         )
         settle_charges(reservation.charges, tokens=tokens, cost=cost)
 
-    return _settle(reservation.lease_id, count)
+    return _settle(reservation.lease_id, count, savepoint=savepoint)
 
 
 def refund_request(*, reservation: Reservation) -> bool:
@@ -409,7 +410,13 @@ class _SettledAlready(Exception):
     pass
 
 
-def _settle(lease_id: uuid.UUID | None, write: Callable[[], None], *, then: Callable[[], Any] | None = None) -> bool:
+def _settle(
+    lease_id: uuid.UUID | None,
+    write: Callable[[], None],
+    *,
+    then: Callable[[], Any] | None = None,
+    savepoint: bool = True,
+) -> bool:
     """`write` the quota row, then end the lease (whoever deletes it settles it), in one transaction;
     if the lease was ended already, the write is undone and False returned.
 
@@ -418,7 +425,8 @@ def _settle(lease_id: uuid.UUID | None, write: Callable[[], None], *, then: Call
     administrator's reset and a user's deletion (quota/signals.py) take them too, so that no two of them
     ever wait on each other in a circle (PostgreSQL would abort one as a deadlock)."""
     try:
-        with transaction.atomic():
+        # savepoint=False: inside a caller's transaction, which a False return must then roll back whole.
+        with transaction.atomic(savepoint=savepoint):
             write()
             if not _end_lease(lease_id):
                 raise _SettledAlready

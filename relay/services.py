@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from core import metrics, requestid
@@ -119,10 +119,33 @@ class RelayAttempt:
             completion = estimate_tokens(answer)
             usage = upstream.Usage(prompt, completion, prompt + completion)
         cost = self.cost_of(usage)
+        record = dict(model=model, usage=usage, estimated=estimated, answer=answer, request_id=request_id,
+                      error=error, cost=cost)  # fmt: skip
+        if self._settle_and_record(status_code, tokens=usage.total_tokens, **record):
+            return usage
         unsettled = self._settle(tokens=usage.total_tokens, cost=cost)  # the answer is the client's whatever happens
-        self._record(status_code, model=model, usage=usage, estimated=estimated, answer=answer,
-                     request_id=request_id, error=error, unsettled=unsettled, cost=cost)  # fmt: skip
+        self._record(status_code, unsettled=unsettled, **record)
         return usage
+
+    def _settle_and_record(self, status_code: int, *, tokens: int, **record: Any) -> bool:
+        """The settlement and the record in one transaction, so that a process killed between them can't
+        leave a request counted and unrecorded. False, with nothing written, if either can't be done so
+        (the database gone, the lease settled already, the record refused): the steps apart then, each
+        with its own fallback (the outbox, the lost request's record)."""
+        if self.reservation is None or self.reservation.lease_id is None:
+            return False
+        fields = self._fields(status_code, **record)
+        try:
+            with transaction.atomic():
+                if not settle_request(
+                    reservation=self.reservation, tokens=tokens, cost=record["cost"], savepoint=False
+                ):
+                    raise _NotTogether
+                UsageRecord.objects.create(**fields)
+        except (DatabaseError, _NotTogether):
+            return False
+        self._count(**record)
+        return True
 
     def fail(self, error: upstream.UpstreamError) -> None:
         """The upstream failed: nothing counts, and it costs nothing."""
@@ -170,6 +193,46 @@ class RelayAttempt:
         the outbox takes its record with it, so that the outbox applies both in one transaction, once.
         A record the database refuses for good (its user or API key deleted while the request was in
         flight) is written without the key, or set aside (relay/outbox.py), never deferred."""
+        record = dict(model=model, usage=usage, estimated=estimated, answer=answer, request_id=request_id,
+                      error=error, cost=cost)  # fmt: skip
+        fields = self._fields(status_code, **record)
+        self._count(**record)
+        if unsettled is None:
+            try:
+                UsageRecord.objects.create(**fields)
+                return
+            except DatabaseError as exc:
+                if not outbox.is_outage(exc):
+                    outbox.resolve(quota=None, record=fields)
+                    return
+        outbox.defer(quota=unsettled, record=fields)
+
+    def cost_of(self, usage: upstream.Usage) -> int:
+        """What `usage` costs at the price of the deployment that answered, in the snapshot it was routed
+        by (0 when the model is unpriced: a cost limit refuses those before they are relayed)."""
+        price = self.trail.price
+        if price is None:
+            return 0
+        return pricing.cost_nanos(
+            price,
+            input_tokens=usage.prompt_tokens,
+            cached_input_tokens=usage.cached_tokens,
+            output_tokens=usage.completion_tokens,
+        )
+
+    def _fields(
+        self,
+        status_code: int,
+        *,
+        model: str | None = None,
+        usage: upstream.Usage | None = None,
+        estimated: bool = False,
+        answer: str = "",
+        request_id: str | None = None,
+        error: str = "",
+        cost: int = 0,
+    ) -> dict[str, Any]:
+        """The attempt's usage record, as fields."""
         usage = usage or upstream.Usage()
         keep_text = settings.CHATGATEWAY_STORE_TEXT
         fields = dict(
@@ -203,6 +266,11 @@ class RelayAttempt:
             reservation_id=self.reservation.lease_id if self.reservation is not None else None,
             request_id=requestid.current(),  # the gateway's id of the request, in its logs and upstream's
         )
+        return fields
+
+    def _count(self, *, usage: upstream.Usage | None = None, error: str = "", cost: int = 0, **record: Any) -> None:
+        """The attempt, for Prometheus."""
+        usage = usage or upstream.Usage()
         # Labels from bounded sets only: a model of the catalog, a configured provider's name.
         metrics.relay_attempt_ended(
             model=self.model,
@@ -214,31 +282,13 @@ class RelayAttempt:
             currency=settings.CHATGATEWAY_CURRENCY,
             error=error,
         )
-        if unsettled is None:
-            try:
-                UsageRecord.objects.create(**fields)
-                return
-            except DatabaseError as exc:
-                if not outbox.is_outage(exc):
-                    outbox.resolve(quota=None, record=fields)
-                    return
-        outbox.defer(quota=unsettled, record=fields)
-
-    def cost_of(self, usage: upstream.Usage) -> int:
-        """What `usage` costs at the price of the deployment that answered, in the snapshot it was routed
-        by (0 when the model is unpriced: a cost limit refuses those before they are relayed)."""
-        price = self.trail.price
-        if price is None:
-            return 0
-        return pricing.cost_nanos(
-            price,
-            input_tokens=usage.prompt_tokens,
-            cached_input_tokens=usage.cached_tokens,
-            output_tokens=usage.completion_tokens,
-        )
 
     def _elapsed_ms(self) -> int:
         return round((time.monotonic() - self.started) * 1000)
+
+
+class _NotTogether(Exception):
+    """The settlement and the record can't be written together: each goes its own way."""
 
 
 def _storable(text: str) -> str:
