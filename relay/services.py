@@ -173,19 +173,7 @@ class RelayAttempt:
             outbox.resolve(quota=unsettled, record=None)
             return None
 
-    def _record(
-        self,
-        status_code: int,
-        *,
-        model: str | None = None,
-        usage: upstream.Usage | None = None,
-        estimated: bool = False,
-        answer: str = "",
-        request_id: str | None = None,
-        error: str = "",
-        unsettled: dict[str, Any] | None = None,
-        cost: int = 0,
-    ) -> None:
+    def _record(self, status_code: int, *, unsettled: dict[str, Any] | None = None, **record: Any) -> None:
         """Store the attempt, with its `cost` in nanos (what its settled tokens cost; 0 for a failure). If
         the database fails now, the client still gets the answer or error it has earned (a failed record
         must not turn an answer into a 503): what the database did not take (the record, and the quota's
@@ -193,9 +181,7 @@ class RelayAttempt:
         the outbox takes its record with it, so that the outbox applies both in one transaction, once.
         A record the database refuses for good (its user or API key deleted while the request was in
         flight) is written without the key, or set aside (relay/outbox.py), never deferred."""
-        record = dict(model=model, usage=usage, estimated=estimated, answer=answer, request_id=request_id,
-                      error=error, cost=cost)  # fmt: skip
-        fields = self._fields(status_code, **record)
+        fields = self._fields(status_code, **record)  # `record`: what _fields takes
         self._count(**record)
         if unsettled is None:
             try:
