@@ -20,7 +20,7 @@ def admin_log_in(browser, username: str) -> None:
     browser.find("#id_username").send_keys(username)
     browser.find("#id_password").send_keys(PASSWORD)
     browser.find("#login-form input[type=submit]").click()
-    browser.wait(lambda: browser.find_all("#site-name"))
+    browser.wait(lambda: browser.find_all("#user-tools"))  # signed in: the log-in page has #site-name too
 
 
 def test_the_chat_page_streams_and_renders_answers_with_no_violation(browser, user):
