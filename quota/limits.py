@@ -16,8 +16,8 @@ import math
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import F, Q, Value
-from django.db.models.functions import Greatest
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from quota import clock
@@ -179,47 +179,100 @@ class Standing:
 
 
 def take(standings: Iterable[Standing], *, requests: int, tokens_reserved: int, cost_reserved: int) -> list[Charge]:
-    """Write what a reservation takes on each locked counter (one statement each, in id order), and return
-    the charges to settle later."""
-    charges = []
-    for s in sorted(standings, key=lambda s: s.counter.pk):
-        Counter.objects.filter(pk=s.counter.pk).update(
-            start=s.start,
-            requests=s.requests + requests,
-            tokens=s.tokens,
-            cost=s.cost,
-            tokens_reserved=s.tokens_reserved + tokens_reserved,
-            cost_reserved=s.cost_reserved + cost_reserved,
-        )
-        charges.append(Charge(s.counter.pk, s.start, requests, tokens_reserved, cost_reserved))
-    return charges
+    """Write what a reservation takes on its counters, locked already (`lock_counters`), in one statement,
+    and return the charges to settle later."""
+    ordered = sorted(standings, key=lambda s: s.counter.pk)
+    rows = [
+        (s.counter.pk, s.start, s.requests + requests, s.tokens, s.cost, s.tokens_reserved + tokens_reserved,
+         s.cost_reserved + cost_reserved)
+        for s in ordered
+    ]  # fmt: skip
+    _write_counters(
+        rows,
+        "start = v.start, requests = v.requests, tokens = v.tokens, cost = v.cost, "
+        "tokens_reserved = v.tokens_reserved, cost_reserved = v.cost_reserved",
+        lock=False,
+    )
+    return [Charge(s.counter.pk, s.start, requests, tokens_reserved, cost_reserved) for s in ordered]
 
 
 def settle_charges(charges: Iterable[Charge], *, tokens: int | None, cost: int = 0) -> None:
     """Release what each charge set aside and add what the request used (`tokens`, `cost`); or, with
     `tokens` None (a failed request), give its request back too. Only in the charge's own period: a counter
-    that has moved on to the next one is left alone. In id order, one statement each."""
-    for charge in sorted(charges, key=lambda c: c.counter_id):
-        change = {
-            "tokens_reserved": Greatest(F("tokens_reserved") - charge.tokens_reserved, Value(0)),
-            "cost_reserved": Greatest(F("cost_reserved") - charge.cost_reserved, Value(0)),
-        }
-        if tokens is None:
-            change["requests"] = Greatest(F("requests") - charge.requests, Value(0))
-        else:
-            change["tokens"] = F("tokens") + tokens
-            change["cost"] = F("cost") + cost
-        Counter.objects.filter(pk=charge.counter_id, start=charge.start).update(**change)
+    that has moved on to the next one is left alone. One statement, which locks the counters in id order."""
+    rows = _charge_rows(charges)
+    if tokens is None:
+        used = f"requests = {_greatest('c.requests - v.requests')}"
+    else:
+        used = f"tokens = c.tokens + {int(tokens)}, cost = c.cost + {int(cost)}"
+    _write_counters(rows, f"{_RELEASE}, {used}", lock=True)
 
 
 def release_charges(charges: Iterable[Charge]) -> None:
     """Release what the charges set aside, and nothing else (their requests ended without a settlement of
     their own: an administrator's reset, their user deleted)."""
-    for charge in sorted(charges, key=lambda c: c.counter_id):
-        Counter.objects.filter(pk=charge.counter_id, start=charge.start).update(
-            tokens_reserved=Greatest(F("tokens_reserved") - charge.tokens_reserved, Value(0)),
-            cost_reserved=Greatest(F("cost_reserved") - charge.cost_reserved, Value(0)),
+    _write_counters(_charge_rows(charges), _RELEASE, lock=True)
+
+
+def _charge_rows(charges: Iterable[Charge]) -> list[tuple]:
+    # One row a counter: a charge on it per lease (an administrator's reset ends several), summed.
+    summed: dict[tuple[int, dt.datetime], list[int]] = {}
+    for c in charges:
+        row = summed.setdefault((c.counter_id, c.start), [0, 0, 0])
+        row[0] += c.requests
+        row[1] += c.tokens_reserved
+        row[2] += c.cost_reserved
+    return [(counter_id, start, *amounts) for (counter_id, start), amounts in sorted(summed.items())]
+
+
+def _greatest(expression: str) -> str:
+    """`expression`, or 0 if it is below (the counts are never negative)."""
+    return f"GREATEST({expression}, 0)" if connection.vendor == "postgresql" else f"MAX({expression}, 0)"
+
+
+_RELEASE = "tokens_reserved = {tokens}, cost_reserved = {cost}"
+_COLUMNS = {
+    7: ("id", "start", "requests", "tokens", "cost", "tokens_reserved", "cost_reserved"),
+    5: ("id", "start", "requests", "tokens_reserved", "cost_reserved"),
+}
+_PG_TYPES = {"id": "bigint", "start": "timestamptz"}
+
+
+def _write_counters(rows: list[tuple], assignments: str, *, lock: bool) -> None:
+    """One UPDATE of the counters named by `rows` (id and start first: a row matches only a counter still
+    in that period), setting `assignments` from their values (`v.<column>`) and their own (`c.<column>`).
+
+    One statement for every counter, where the ORM would take one each (they were the most statements a
+    request with limits made). `lock`: the counters are not locked yet in this transaction: the statement
+    locks them first, in the order of their ids (on PostgreSQL; SQLite's write lock is the database's), as
+    every transaction takes them, since an UPDATE of several rows would lock them in the table's order."""
+    if not rows:
+        return
+    columns = _COLUMNS[len(rows[0])]
+    table = connection.ops.quote_name(Counter._meta.db_table)
+    pg = connection.vendor == "postgresql"
+    cast = (lambda column: f"%s::{_PG_TYPES.get(column, 'bigint')}") if pg else (lambda column: "%s")
+    one = "(" + ", ".join(cast(column) for column in columns) + ")"
+    params = []
+    for row in rows:
+        params.extend((row[0], connection.ops.adapt_datetimefield_value(row[1]), *row[2:]))
+    assignments = assignments.format(
+        tokens=_greatest("c.tokens_reserved - v.tokens_reserved"), cost=_greatest("c.cost_reserved - v.cost_reserved")
+    )
+    values = f"v({', '.join(columns)}) AS (VALUES {', '.join([one] * len(rows))})"
+    if lock and pg:
+        sql = (
+            f"WITH {values}, locked AS MATERIALIZED (SELECT c.id FROM {table} c JOIN v ON c.id = v.id "
+            f"ORDER BY c.id FOR UPDATE OF c) "
+            f"UPDATE {table} AS c SET {assignments} FROM v "
+            f"WHERE c.id = v.id AND c.start = v.start AND c.id IN (SELECT id FROM locked)"
         )
+    else:
+        sql = f"WITH {values} UPDATE {table} AS c SET {assignments} FROM v WHERE c.id = v.id"
+        if lock:
+            sql += " AND c.start = v.start"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 @dataclasses.dataclass(frozen=True)
