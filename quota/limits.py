@@ -202,10 +202,9 @@ def settle_charges(charges: Iterable[Charge], *, tokens: int | None, cost: int =
     that has moved on to the next one is left alone. One statement, which locks the counters in id order."""
     rows = _charge_rows(charges)
     if tokens is None:
-        used = f"requests = {_greatest('c.requests - v.requests')}"
+        _write_counters(rows, f"{_RELEASE}, requests = {_greatest('c.requests - v.requests')}", lock=True)
     else:
-        used = f"tokens = c.tokens + {int(tokens)}, cost = c.cost + {int(cost)}"
-    _write_counters(rows, f"{_RELEASE}, {used}", lock=True)
+        _write_counters(rows, f"{_RELEASE}, tokens = c.tokens + %s, cost = c.cost + %s", (tokens, cost), lock=True)
 
 
 def release_charges(charges: Iterable[Charge]) -> None:
@@ -238,9 +237,10 @@ _COLUMNS = {
 _PG_TYPES = {"id": "bigint", "start": "timestamptz"}
 
 
-def _write_counters(rows: list[tuple], assignments: str, *, lock: bool) -> None:
+def _write_counters(rows: list[tuple], assignments: str, more: tuple = (), *, lock: bool) -> None:
     """One UPDATE of the counters named by `rows` (id and start first: a row matches only a counter still
-    in that period), setting `assignments` from their values (`v.<column>`) and their own (`c.<column>`).
+    in that period), setting `assignments` from their values (`v.<column>`), their own (`c.<column>`) and
+    the parameters `more`. The SQL is made of this module's constants only; every value is a parameter.
 
     One statement for every counter, where the ORM would take one each (they were the most statements a
     request with limits made). `lock`: the counters are not locked yet in this transaction: the statement
@@ -260,17 +260,16 @@ def _write_counters(rows: list[tuple], assignments: str, *, lock: bool) -> None:
         tokens=_greatest("c.tokens_reserved - v.tokens_reserved"), cost=_greatest("c.cost_reserved - v.cost_reserved")
     )
     values = f"v({', '.join(columns)}) AS (VALUES {', '.join([one] * len(rows))})"
+    params.extend(more)
+    # Made of this module's constants and the table's quoted name only; every value is a parameter.
+    where = "c.id = v.id"
     if lock and pg:
-        sql = (
-            f"WITH {values}, locked AS MATERIALIZED (SELECT c.id FROM {table} c JOIN v ON c.id = v.id "
-            f"ORDER BY c.id FOR UPDATE OF c) "
-            f"UPDATE {table} AS c SET {assignments} FROM v "
-            f"WHERE c.id = v.id AND c.start = v.start AND c.id IN (SELECT id FROM locked)"
-        )
-    else:
-        sql = f"WITH {values} UPDATE {table} AS c SET {assignments} FROM v WHERE c.id = v.id"
-        if lock:
-            sql += " AND c.start = v.start"
+        locked = f"SELECT c.id FROM {table} c JOIN v ON c.id = v.id ORDER BY c.id FOR UPDATE OF c"  # noqa: S608
+        values += f", locked AS MATERIALIZED ({locked})"
+        where += " AND c.id IN (SELECT id FROM locked)"
+    if lock:
+        where += " AND c.start = v.start"
+    sql = f"WITH {values} UPDATE {table} AS c SET {assignments} FROM v WHERE {where}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -2,7 +2,7 @@
 the caller's row, the team it draws on and the limits in force (read before the reservation's transaction),
 the quota reservation (a locked read, its write and its lease), the settlement (the lease ended, the row
 written) and the record. With limits of keys, users or teams in force, their counters add a locked read
-and a write per counter at the reservation and a write per counter at the settlement."""
+and one write of them all at the reservation, and one at the settlement."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apikeys.services import create_api_key
+from quota.models import Counter, Limit
+from teams.models import Membership, Team
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +89,27 @@ def test_a_response_adds_only_its_owner_when_it_is_kept(api, store):
 
     # the nine, and the response's owner (one INSERT) when the response is kept
     assert _statements(queries) == ([*NINE, "INSERT"] if store else NINE)
+
+
+def test_limits_of_every_level_add_three_statements_however_many_counters(api, user):
+    """A locked read of the counters, one write of them all at the reservation and one at the settlement:
+    not one a counter (three counters here, four in bench/cpu_cost.py --limits)."""
+    team = Team.objects.create(name="course")
+    Membership.objects.create(team=team, user=user, is_default=True)
+    Limit.objects.create(user=user, metric="requests", period="month", amount=1000)
+    Limit.objects.create(team=team, metric="requests", period="day", amount=1000)
+    Limit.objects.create(team=team, metric="tokens", period="week", amount=10**6)
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    api.post("/v1/chat/completions", body, format="json")  # makes the counters, once
+
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post("/v1/chat/completions", body, format="json").status_code == 200
+
+    # the user · the team · the limits · the quota row, locked · the counters, locked in id order · the row's
+    # update · the counters' · the lease · the settlement: the row, the counters (locking them in id order
+    # first) · the lease ended · the usage record
+    assert _statements(queries) == [
+        "SELECT", "SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "WITH", "INSERT", "UPDATE", "WITH", "DELETE",
+        "INSERT",
+    ]  # fmt: skip
+    assert Counter.objects.filter(requests=2, tokens__gt=0, tokens_reserved=0).count() == 3  # each settled
