@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext, gettext_lazy
 from rest_framework.exceptions import AuthenticationFailed
@@ -11,6 +13,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, UntypedToken
 
 from accounts.models import User
+from core import access
 
 TOKEN_VERSION_CLAIM = "ver"  # noqa: S105  (a claim name, not a secret)
 USER_NOT_FOUND = gettext_lazy("The user of this token no longer exists.")  # also once a request has begun (quota)
@@ -26,9 +29,14 @@ def issue_access_token(user: User) -> AccessToken:
 def user_for_token(token: Token) -> User:
     """The active user a validated token speaks for, or AuthenticationFailed."""
     try:
-        user = get_user_model().objects.get(pk=token["user_id"])
-    except (KeyError, ValueError, TypeError, get_user_model().DoesNotExist):
+        user_id = int(token["user_id"])
+    except (KeyError, ValueError, TypeError):
         raise AuthenticationFailed(str(USER_NOT_FOUND), code="user_not_found") from None
+    # From the process's cache (core/access.py), which any change to a user ends at once.
+    user = access.cached("user", user_id, lambda: get_user_model().objects.filter(pk=user_id).first())
+    if user is None:
+        raise AuthenticationFailed(str(USER_NOT_FOUND), code="user_not_found")
+    user = copy.copy(user)  # the request's own: the cached one is every request's
     if not user.is_active:
         raise AuthenticationFailed(gettext("This account is inactive."), code="user_inactive")
     if token.get(TOKEN_VERSION_CLAIM) != user.token_version:

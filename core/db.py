@@ -27,7 +27,7 @@ from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from core import metrics
+from core import access, metrics
 
 T = TypeVar("T")
 
@@ -46,6 +46,7 @@ async def in_db(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 
 def _run_and_release(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    access.begin_step()  # the access stamp is read once a step (core/access.py)
     try:
         with metrics.database_step():  # the threads busy now, a gauge of /metrics
             return step(*args, **kwargs)
@@ -56,6 +57,7 @@ def _run_and_release(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
             connection.close_if_unusable_or_obsolete()
         raise
     finally:
+        access.end_step()
         release_connection()
 
 

@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from core import access
 from quota import clock
 from quota.models import Counter, Limit, Metric, Period
 
@@ -87,7 +88,12 @@ class Charge:
 
 def limits_for(holders: Holders) -> list[Applied]:
     """The limits in force for a request of these holders: the key's, the user's own or else their plan's
-    (of each metric and period), and the team's. One query."""
+    (of each metric and period), and the team's. From the process's cache (core/access.py), which any
+    change to a limit or to a user's plan ends at once; else one query."""
+    return list(access.cached("limits", holders, lambda: _limits_for(holders)))
+
+
+def _limits_for(holders: Holders) -> tuple[Applied, ...]:
     where = Q(user_id=holders.user_id) | Q(plan__quotas__user_id=holders.user_id)
     if holders.api_key_id is not None:
         where |= Q(api_key_id=holders.api_key_id)
@@ -101,7 +107,7 @@ def limits_for(holders: Holders) -> list[Applied]:
             continue  # the user's own limit overrides the plan's
         scope = "user" if row.plan_id is not None else row.holder
         applied.append(Applied(scope, row.metric, row.period, row.units(), row.team.name if row.team_id else ""))
-    return applied
+    return tuple(applied)
 
 
 def counter_keys(limits: Iterable[Applied]) -> set[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core import access
 from teams.exceptions import TeamNotAllowed
 from teams.models import Membership, Team
 
@@ -17,8 +18,23 @@ def team_for_request(*, user_id: int, asked: str | None = None, key_team_id: int
     - else the user's default team, or the team they joined first.
 
     So a member of a team can't leave its shared limits by naming no team. TeamNotAllowed if the named
-    team is not one the request may draw on. One query."""
+    team is not one the request may draw on. From the process's cache (core/access.py), which any change
+    to a team or a membership ends at once; else one query. The team is shared: callers read it only."""
     asked = (asked or "").strip() or None
+    found = access.cached("team", (user_id, asked, key_team_id), lambda: _team_or_refusal(user_id, asked, key_team_id))
+    if isinstance(found, TeamNotAllowed):
+        raise TeamNotAllowed(team=found.team, key_team=found.key_team)
+    return found
+
+
+def _team_or_refusal(user_id: int, asked: str | None, key_team_id: int | None) -> Team | TeamNotAllowed | None:
+    try:
+        return _team(user_id, asked, key_team_id)
+    except TeamNotAllowed as refused:
+        return refused
+
+
+def _team(user_id: int, asked: str | None, key_team_id: int | None) -> Team | None:
     if key_team_id is not None:
         team = Team.objects.filter(pk=key_team_id, memberships__user_id=user_id).first()
         if team is None:  # its user has left the team since the key was given it: it draws on it no more

@@ -38,16 +38,21 @@ def test_it_gives_views_the_owner_as_request_user_and_the_key_as_request_auth(ma
     assert request.auth == api_key
 
 
-def test_it_finds_the_key_by_its_prefix_with_its_user_in_one_query(user):
+def test_it_finds_the_key_by_its_prefix_with_its_user_in_one_query_then_from_the_cache(user):
     api_key, raw_key = create_api_key(user=user, name="laptop")
     APIKey.objects.filter(pk=api_key.pk).update(last_used=timezone.now())  # no write this time
 
     with CaptureQueriesContext(connection) as queries:
         assert request_with(raw_key).user == user
+    with CaptureQueriesContext(connection) as again:
+        assert request_with(raw_key).user == user
 
-    [lookup] = queries.captured_queries
+    stamp, lookup = queries.captured_queries
+    assert "core_accessstamp" in stamp["sql"]
     assert '"apikeys_apikey"."prefix" = ' in lookup["sql"]
     assert "JOIN" in lookup["sql"]
+    [stamp_again] = again.captured_queries  # the key and its user from the process's cache (core/access.py)
+    assert "core_accessstamp" in stamp_again["sql"]
 
 
 def test_the_scheme_is_case_insensitive(user):

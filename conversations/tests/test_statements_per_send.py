@@ -20,7 +20,7 @@ def _statements(queries) -> list[str]:
 
 
 @pytest.mark.parametrize("history", [0, 60])
-def test_a_message_takes_sixteen_statements_whatever_the_history(api, user, history):
+def test_a_message_takes_fourteen_statements_whatever_the_history(api, user, history):
     chat = conversation(user, messages=[("user", "question"), ("assistant", "answer")] * (history // 2))
     path = f"/api/conversations/{chat.pk}/messages/"
 
@@ -28,11 +28,10 @@ def test_a_message_takes_sixteen_statements_whatever_the_history(api, user, hist
         assert api.post(path, {"content": "hi"}, format="json").status_code == 201
 
     assert _statements(queries) == [
-        "SELECT",  # the user (JWT)
+        "SELECT",  # the access stamp: the user (JWT) from the process's cache while it is unchanged
         "SELECT",  # the conversation, the user's own
         "SELECT",  # its newest messages, as many as may be sent
-        "SELECT",  # the team it draws on
-        "SELECT",  # the limits in force (none: no counters)
+        "SELECT",  # the access stamp again: the team it draws on and the limits in force (none) from the cache
         "SELECT",  # the quota row, locked
         "UPDATE",  # ... and taken from
         "INSERT",  # ... as a lease
@@ -41,7 +40,6 @@ def test_a_message_takes_sixteen_statements_whatever_the_history(api, user, hist
         "INSERT",  # the usage record
         "UPDATE",  # the conversation: its last activity, and its title
         "INSERT",  # the message and the reply
-        "SELECT",  # the team the quota in the answer is read for (the page shows the team's limits)
+        "SELECT",  # the access stamp: the team the quota in the answer is read for, and its limits, cached
         "SELECT",  # the quota in the answer
-        "SELECT",  # ... with the limits in force
     ]

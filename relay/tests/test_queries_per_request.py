@@ -1,5 +1,6 @@
 """The database work of a relayed request, on every relay endpoint, is a small fixed number of statements:
-the caller's row, the team it draws on and the limits in force (read before the reservation's transaction),
+the access stamp, once for the authentication and once before the reservation (the caller's row, the team
+it draws on and the limits in force come from the process's cache while it is unchanged: core/access.py),
 the quota reservation (a locked read, its write and its lease), the settlement (the lease ended, the row
 written) and the record. With limits of keys, users or teams in force, their counters add a locked read
 and one write of them all at the reservation, and one at the settlement."""
@@ -20,7 +21,7 @@ def reset_already_done_today(api):
     api.get("/api/quota/")  # the first request of the day runs the daily reset; later ones don't
 
 
-NINE = ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
+EIGHT = ["SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "DELETE", "INSERT"]
 
 
 def _statements(queries) -> list[str]:
@@ -28,20 +29,21 @@ def _statements(queries) -> list[str]:
     return [query["sql"].split()[0] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
 
 
-def test_the_original_api_takes_nine_statements(api):
+def test_the_original_api_takes_eight_statements(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.get("/api", {"q": "hi"}).status_code == 200
 
-    # the user (JWT) · the team · the limits · the quota row, locked · its update · the lease · the settlement ·
-    # the lease ended · the usage record
-    assert _statements(queries) == NINE
+    # the access stamp (authentication) · the access stamp (reservation) · the quota row, locked · its update ·
+    # the lease · the settlement · the lease ended · the usage record
+    assert _statements(queries) == EIGHT
 
 
 def test_the_chat_endpoint_adds_only_the_quota_it_shows(api):
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/api/chat/", {"prompt": "hi"}, format="json").status_code == 200
 
-    assert _statements(queries) == [*NINE, "SELECT", "SELECT", "SELECT"]  # the team, quota and limits it shows
+    # the access stamp and the quota it shows (the team and the limits from the cache)
+    assert _statements(queries) == [*EIGHT, "SELECT", "SELECT"]
 
 
 def test_an_api_key_costs_no_more_than_a_token(user, client):
@@ -54,17 +56,17 @@ def test_an_api_key_costs_no_more_than_a_token(user, client):
         )
 
     assert response.status_code == 200
-    assert len(_statements(queries)) == 12, "its last_used is written at most once a minute"
+    assert len(_statements(queries)) == 10, "its last_used is written at most once a minute"
 
 
-def test_the_openai_endpoint_takes_nine_statements(api):
+def test_the_openai_endpoint_takes_eight_statements(api):
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/v1/chat/completions", body, format="json").status_code == 200
 
-    # the user (JWT) · the team · the limits · the quota row, locked · its update · the lease · the settlement ·
-    # the lease ended · the usage record
-    assert _statements(queries) == NINE
+    # the access stamp (authentication) · the access stamp (reservation) · the quota row, locked · its update ·
+    # the lease · the settlement · the lease ended · the usage record
+    assert _statements(queries) == EIGHT
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,7 @@ def test_the_other_openai_endpoints_take_the_same_nine(api, path, body):
     with CaptureQueriesContext(connection) as queries:
         assert api.post(path, body, format="json").status_code == 200
 
-    assert _statements(queries) == NINE
+    assert _statements(queries) == EIGHT
 
 
 @pytest.mark.parametrize("store", [True, False])
@@ -87,8 +89,8 @@ def test_a_response_adds_only_its_owner_when_it_is_kept(api, store):
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/v1/responses", body, format="json").status_code == 200
 
-    # the nine, and the response's owner (one INSERT) when the response is kept
-    assert _statements(queries) == ([*NINE, "INSERT"] if store else NINE)
+    # the eight, and the response's owner (one INSERT) when the response is kept
+    assert _statements(queries) == ([*EIGHT, "INSERT"] if store else EIGHT)
 
 
 def test_limits_of_every_level_add_three_statements_however_many_counters(api, user):
@@ -105,11 +107,10 @@ def test_limits_of_every_level_add_three_statements_however_many_counters(api, u
     with CaptureQueriesContext(connection) as queries:
         assert api.post("/v1/chat/completions", body, format="json").status_code == 200
 
-    # the user · the team · the limits · the quota row, locked · the counters, locked in id order · the row's
-    # update · the counters' · the lease · the settlement: the row, the counters (locking them in id order
-    # first) · the lease ended · the usage record
+    # the access stamp, twice · the quota row, locked · the counters, locked in id order · the row's update ·
+    # the counters' · the lease · the settlement: the row, the counters (locking them in id order first) · the
+    # lease ended · the usage record
     assert _statements(queries) == [
-        "SELECT", "SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "WITH", "INSERT", "UPDATE", "WITH", "DELETE",
-        "INSERT",
+        "SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "WITH", "INSERT", "UPDATE", "WITH", "DELETE", "INSERT",
     ]  # fmt: skip
     assert Counter.objects.filter(requests=2, tokens__gt=0, tokens_reserved=0).count() == 3  # each settled
