@@ -211,6 +211,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             # seconds, not after a pause that grew all through the outage (its default is 300 s).
             "reconnect_timeout": 5.0,
         }
+        # Django's backend, checking a lent connection only when it was not lent a moment ago (a round trip
+        # for each database step of a request otherwise): core/postgresql/base.py.
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 # A transaction must never stay open across a call upstream, which takes seconds.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # The threads that run the async relay's database steps (core/db.py), per process: as many as
