@@ -59,7 +59,7 @@ GRANIAN_VERSION = "2.8.9"
 HTTPTOOLS_VERSION = "0.9.0"  # the gateway's HTTP parser, given to LiteLLM's uvicorn too (it does not ask for it)
 MASTER_KEY = "sk-bench-master-key"  # a throwaway key
 KINDS = ("direct", "gateway", "gateway-granian", "litellm")
-DEFAULT_TARGETS = "direct,gateway,gateway-granian,litellm"
+DEFAULT_TARGETS = "direct,gateway,gateway:4,gateway-granian,gateway-granian:4,litellm"
 QUICK_TARGETS = "direct,gateway"
 GATEWAY_KINDS = {"gateway", "gateway-granian"}
 
