@@ -1,7 +1,7 @@
 """Side by side with LiteLLM (issue 17): the fake upstream called directly, ChatGateway under uvicorn and under
 granian, and the LiteLLM proxy, each started, measured and stopped in turn, in interleaved rounds.
 
-    .venv/bin/python bench/compare.py                   # the full run: 2 rounds, about 20 minutes
+    .venv/bin/python bench/compare.py                   # the full run: 6 targets x 2 rounds, 25-40 minutes
     .venv/bin/python bench/compare.py --quick           # direct and the gateway only, a tiny load (about 1 min)
     .venv/bin/python bench/compare.py --targets direct,gateway,gateway:4,litellm --rounds 3 --json out.json
 
