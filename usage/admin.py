@@ -177,7 +177,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         # A redirect (bad filters) or an action's answer has no changelist to add up.
         if isinstance(response, TemplateResponse) and "cl" in response.context_data:
-            response.context_data["usage_totals"] = _totals(response.context_data["cl"])
+            response.context_data["usage_totals"] = _totals(response.context_data["cl"], request)
             response.context_data["count_cap"] = COUNT_CAP
             response.context_data["currency"] = settings.CHATGATEWAY_CURRENCY
         return response
@@ -232,13 +232,13 @@ class UsageRecordAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/relay/usagerecord/dashboard.html", context)
 
 
-def _totals(cl) -> dashboard.Totals | None:
+def _totals(cl, request: HttpRequest) -> dashboard.Totals | None:
     """The totals of the records listed: added up when they are at most COUNT_CAP (as counted for the pages);
     of the whole table from the roll-up; of a larger selection, not at all (None): the dashboard has them."""
     if not cl.paginator.estimated:
         return dashboard.usage_totals(records=cl.queryset)
     if not (cl.get_filters_params() or cl.query):  # the filters (the date hierarchy's too) and the search
-        return dashboard.all_time_totals()
+        return dashboard.all_time_totals(users=len(_rolled_up_values(request)["user"]))
     return None
 
 

@@ -152,10 +152,11 @@ def usage_totals(*, records: QuerySet[UsageRecord]) -> Totals:
     return Totals(successful=row["requests"] - row["errors"], **row)
 
 
-def all_time_totals() -> Totals:
-    """What every record adds up to, from the roll-up and the records after it."""
-    found = rollup.report(first=dt.date.min, last=dt.date.max, groupings=[rollup.BY.USER])
-    return _totals(found)
+def all_time_totals(*, users: int) -> Totals:
+    """What every record adds up to, from the roll-up's days and the records after it; `users`: how many
+    users have records (the usage list knows them already, from its filter's choices)."""
+    found = rollup.report(first=dt.date.min, last=dt.date.max, groupings=[])
+    return dataclasses.replace(_totals(found), users=users)
 
 
 def _totals(found: rollup.Report) -> Totals:
