@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -9,20 +10,24 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from accounts.models import User
 from core import money
 from quota.admin import QuotaInline
 from quota.models import Quota
 from relay import outbox
 from relay.models import UsageRecord
-from usage import dashboard
+from usage import dashboard, rollup
 
 # The export's columns; an API key appears by its prefix, which is no secret (the secret is stored nowhere).
 CSV_COLUMNS = {
@@ -55,6 +60,56 @@ COST = list(CSV_COLUMNS).index("cost")
 CSV_ROWS_PER_CHUNK = 500
 
 
+class CappedCountPaginator(Paginator):
+    """Counts up to COUNT_CAP records (a LIMIT under the COUNT: it stops there); past it, the count is
+    PostgreSQL's estimate (or COUNT_CAP + 1 elsewhere) and `estimated` says so."""
+
+    estimated = False
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.order_by()[: COUNT_CAP + 1].count()
+        if counted <= COUNT_CAP:
+            return counted
+        self.estimated = True
+        return max(_estimate(self.object_list), COUNT_CAP + 1)
+
+
+COUNT_CAP = 10_000
+
+
+def _estimate(records: QuerySet) -> int:
+    if connection.vendor != "postgresql":
+        return 0
+    plan = json.loads(records.order_by().explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _rolled_up_values(request: HttpRequest) -> dict[str, set[str]]:
+    if not hasattr(request, "_usage_values"):
+        request._usage_values = rollup.values()
+    return request._usage_values
+
+
+class RolledUpValuesFilter(admin.AllValuesFieldListFilter):
+    """A recorded value's filter, its choices the values the roll-up and the records after it hold."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        values = _rolled_up_values(request)[field_path]
+        self.lookup_choices = sorted(values, key=lambda value: (value is None, value))
+
+
+class UsersWithRecordsFilter(admin.RelatedFieldListFilter):
+    """The users who have records (by the roll-up and the records after it), as RelatedOnlyFieldListFilter
+    would list them without a DISTINCT over every record."""
+
+    def field_choices(self, field, request, model_admin):
+        ids = _rolled_up_values(request)["user"]
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(include_blank=False, limit_choices_to={"pk__in": ids}, ordering=ordering)
+
+
 @admin.register(UsageRecord)
 class UsageRecordAdmin(admin.ModelAdmin):
     """Read-only: records are written by the relay alone. Totals of the filtered list above it, an
@@ -76,19 +131,23 @@ class UsageRecordAdmin(admin.ModelAdmin):
         "latency_ms",
         "error",
     )
+    # The choices of the filters on a recorded value come from the roll-up, not from a DISTINCT over every record.
     list_filter = (
-        ("user", admin.RelatedOnlyFieldListFilter),
-        "team",
-        "model",
-        "provider",
-        "status_code",
+        ("user", UsersWithRecordsFilter),
+        ("team", RolledUpValuesFilter),
+        ("model", RolledUpValuesFilter),
+        ("provider", RolledUpValuesFilter),
+        ("status_code", RolledUpValuesFilter),
         "stream",
         "endpoint",
         "estimated",
     )
     list_select_related = ("user",)
     search_fields = ("user__username", "=request_id")  # a request id from a log line or a client finds its record
-    date_hierarchy = "created"
+    date_hierarchy = "created"  # drawn by usage_date_hierarchy: its periods without a scan of every record
+    # Ten million records: the list counts its matches up to a cap, and never the whole table a second time.
+    show_full_result_count = False
+    paginator = CappedCountPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -118,9 +177,22 @@ class UsageRecordAdmin(admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         # A redirect (bad filters) or an action's answer has no changelist to add up.
         if isinstance(response, TemplateResponse) and "cl" in response.context_data:
-            response.context_data["usage_totals"] = dashboard.usage_totals(records=response.context_data["cl"].queryset)
+            response.context_data["usage_totals"] = _totals(response.context_data["cl"], request)
+            response.context_data["count_cap"] = COUNT_CAP
             response.context_data["currency"] = settings.CHATGATEWAY_CURRENCY
         return response
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        """Each word is a part of a username or a whole request id: the users are looked up in their own table
+        (no join of every record with its user), the request id by its index."""
+        words = search_term.split()
+        if not words:
+            return queryset, False
+        for word in words:
+            # The ids first (a small table): as a list, PostgreSQL can OR two index scans; as a subquery it can't.
+            users = list(User.objects.filter(username__icontains=word).values_list("pk", flat=True))
+            queryset = queryset.filter(Q(user_id__in=users) | Q(request_id=word))
+        return queryset, False
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The records of the list as filtered, searched and sorted by the same query string, as CSV."""
@@ -158,6 +230,16 @@ class UsageRecordAdmin(admin.ModelAdmin):
             "time_zone": timezone.get_current_timezone_name(),
         }
         return TemplateResponse(request, "admin/relay/usagerecord/dashboard.html", context)
+
+
+def _totals(cl, request: HttpRequest) -> dashboard.Totals | None:
+    """The totals of the records listed: added up when they are at most COUNT_CAP (as counted for the pages);
+    of the whole table from the roll-up; of a larger selection, not at all (None): the dashboard has them."""
+    if not cl.paginator.estimated:
+        return dashboard.usage_totals(records=cl.queryset)
+    if not (cl.get_filters_params() or cl.query):  # the filters (the date hierarchy's too) and the search
+        return dashboard.all_time_totals(users=len(_rolled_up_values(request)["user"]))
+    return None
 
 
 class _Line:

@@ -1,7 +1,8 @@
 """What administrators see of the usage: totals, days, top users, keys and models, errors, and what they cost.
 
 Everything is aggregated in the database, a fixed handful of queries whatever the number of
-records. Days are days in the configured TIME_ZONE, the quota's days. Costs are summed in nanos
+records: the dashboard and a user's days read the roll-up (usage/rollup.py) and the few records
+after it. Days are days in the configured TIME_ZONE, the quota's days. Costs are summed in nanos
 (core/money.py) over the records charged in the gateway's currency (CHATGATEWAY_CURRENCY): a record
 charged in another, before the setting changed, keeps its cost but is left out of the sums.
 """
@@ -15,10 +16,12 @@ from django.conf import settings
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils.safestring import SafeString
 
+from accounts.models import User
+from apikeys.models import APIKey
 from core import money
 from quota import clock
 from relay.models import UsageRecord
-from usage import charts
+from usage import charts, rollup
 
 # Successful is what the relay answered with 200; anything else (an upstream failure, a client gone
 # away: 499) is an error.
@@ -149,97 +152,128 @@ def usage_totals(*, records: QuerySet[UsageRecord]) -> Totals:
     return Totals(successful=row["requests"] - row["errors"], **row)
 
 
+def all_time_totals(*, users: int) -> Totals:
+    """What every record adds up to, from the roll-up's days and the records after it; `users`: how many
+    users have records (the usage list knows them already, from its filter's choices)."""
+    found = rollup.report(first=dt.date.min, last=dt.date.max, groupings=[])
+    return dataclasses.replace(_totals(found), users=users)
+
+
+def _totals(found: rollup.Report) -> Totals:
+    whole = found.total()
+    return Totals(
+        requests=whole.requests,
+        successful=whole.requests - whole.errors,
+        errors=whole.errors,
+        prompt_tokens=whole.prompt_tokens,
+        completion_tokens=whole.completion_tokens,
+        total_tokens=whole.total_tokens,
+        cost=whole.cost,
+        users=len(found.users),
+        latency_ms=whole.latency_ms / whole.requests if whole.requests else None,
+    )
+
+
 def usage_per_day(*, period: Period, user_id: int | None = None) -> list[Day]:
-    """Each day of `period`, those without records included, in one query."""
-    records = period.records() if user_id is None else period.records().filter(user_id=user_id)
-    rows = records.values("day").annotate(**_counts()).order_by("day")
-    found = {row.pop("day"): row for row in rows}
-    return [Day(day=day, **found.get(day, {})) for day in period.days()]
+    """Each day of `period`, those without records included: from the roll-up and the records after it."""
+    found = rollup.report(first=period.first, last=period.last, user_id=user_id, fresh=user_id is None).days
+    return [_day(day, found.get(day)) for day in period.days()]
 
 
-def _ranked(
-    records: QuerySet[UsageRecord], *, key: str, label: str, of: int, limit: int, by_cost: bool = False
-) -> list[Ranked]:
-    """The first `limit` groups by `key`, most requests first (most spent first, `by_cost`)."""
-    order = ("-cost", "-requests", label) if by_cost else ("-requests", "-tokens", label)
-    rows = (
-        records.values(key, label)
-        .annotate(requests=Count("id"), tokens=Sum("total_tokens", default=0), cost=_cost())
-        .order_by(*order)[:limit]
-    )
-    return [
+def _day(day: dt.date, sums: rollup.Sums | None) -> Day:
+    if sums is None:
+        return Day(day=day)
+    return Day(day=day, **{name: getattr(sums, name) for name in DAY_FIELDS})
+
+
+DAY_FIELDS = ("requests", "errors", "prompt_tokens", "completion_tokens", "total_tokens", "cost")
+
+
+def _ranked(groups: dict[str, rollup.Sums], *, labels: dict[str, str], of: int, limit: int, by_cost: bool = False):
+    """The first `limit` groups, most requests first (most spent first, `by_cost`); a group without a label
+    (an API key deleted since: its records no longer name it) is left out, as the records leave it out."""
+    rows = [
         Ranked(
-            key=str(row[key]),
-            label=str(row[label]),
-            requests=row["requests"],
-            tokens=row["tokens"],
-            share=row["requests"] / of if of else 0.0,
-            cost=row["cost"],
+            key=key,
+            label=labels[key],
+            requests=sums.requests,
+            tokens=sums.total_tokens,
+            share=sums.requests / of if of else 0.0,
+            cost=sums.cost,
         )
-        for row in rows
+        for key, sums in groups.items()
+        if key in labels and sums.requests
     ]
+    if by_cost:
+        rows.sort(key=lambda row: (-row.cost, -row.requests, row.label))
+    else:
+        rows.sort(key=lambda row: (-row.requests, -row.tokens, row.label))
+    return rows[:limit]
 
 
-def top_users(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
-    """The users with the most requests in `period`; `of`: all its requests, for their share."""
-    return _ranked(period.records(), key="user_id", label="user__username", of=of, limit=limit)
-
-
-def top_keys(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
-    """The API keys that spent most in `period` (a key shown by its prefix, which is no secret)."""
-    keyed = period.records().exclude(api_key=None)
-    return _ranked(keyed, key="api_key_id", label="api_key__prefix", of=of, limit=limit, by_cost=True)
-
-
-def top_teams(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
-    """The teams that spent most in `period` (a record keeps its team's name as it was then)."""
-    teamed = period.records().exclude(team="")
-    return _ranked(teamed, key="team", label="team", of=of, limit=limit, by_cost=True)
-
-
-def top_models(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
-    """The models asked for most in `period`."""
-    return _ranked(period.records(), key="model", label="model", of=of, limit=limit)
-
-
-def top_errors(*, period: Period, of: int, limit: int = TOP) -> list[Ranked]:
-    """The commonest failures in `period`, by status and reason; `of`: all its errors, for their share."""
-    errors = period.records().exclude(SUCCESSFUL)
-    rows = _ranked(errors, key="status_code", label="error", of=of, limit=limit)
-    return [dataclasses.replace(row, label=f"{row.key} {row.label or '(no reason)'}") for row in rows]
-
-
-def served_by_providers(*, period: Period, limit: int = TOP) -> list[Served]:
-    """Each provider's model that answered in `period` (relay/upstream/routing.py), busiest first."""
-    rows = (
-        period.records()
-        .exclude(provider="")
-        .values("provider", "upstream_model")
-        .annotate(
-            requests=Count("id"),
-            latency_ms=Avg("latency_ms"),
-            ttfb_ms=Avg("ttfb_ms"),
-            after_fallback=Count("id", filter=Q(attempts__gt=1)),
+def _served(groups: dict[str, rollup.Sums], *, limit: int) -> list[Served]:
+    rows = []
+    for key, sums in groups.items():
+        provider, upstream_model = key.split(rollup.SEPARATOR, 1)
+        rows.append(
+            Served(
+                provider=provider,
+                upstream_model=upstream_model,
+                requests=sums.requests,
+                latency_ms=sums.latency_ms / sums.requests if sums.requests else None,
+                ttfb_ms=sums.ttfb_ms / sums.ttfb_count if sums.ttfb_count else None,
+                after_fallback=sums.after_fallback,
+            )
         )
-        .order_by("-requests", "provider", "upstream_model")[:limit]
-    )
-    return [Served(**row) for row in rows]
+    rows.sort(key=lambda row: (-row.requests, row.provider, row.upstream_model))
+    return rows[:limit]
 
 
 def dashboard(*, days: int = 30) -> Dashboard:
-    """The dashboard of the last `days` days, today included: nine queries."""
+    """The dashboard of the last `days` days, today included, from the roll-up and the records after it
+    (usage/rollup.py): the same few queries however many records there are."""
     period = Period.last_days(days)
-    totals = usage_totals(records=period.records())
+    found = rollup.report(first=period.first, last=period.last)
+    totals = _totals(found)
+    groups = found.groups
+    by = rollup.BY
+    usernames = dict(
+        User.objects.filter(pk__in=[int(key) for key in groups[by.USER]]).values_list("pk", "username").order_by()
+    )
+    prefixes = dict(
+        APIKey.objects.filter(pk__in=[int(key) for key in groups[by.KEY]]).values_list("pk", "prefix").order_by()
+    )
+    reasons = {key: key.split(rollup.SEPARATOR, 1)[1] for key in groups[by.ERROR]}
+    errors = _ranked(groups[by.ERROR], labels=reasons, of=totals.errors, limit=TOP)
     return Dashboard(
         period=period,
         totals=totals,
-        days=usage_per_day(period=period),
-        top_users=top_users(period=period, of=totals.requests),
-        top_keys=top_keys(period=period, of=totals.requests),
-        top_teams=top_teams(period=period, of=totals.requests),
-        top_models=top_models(period=period, of=totals.requests),
-        top_errors=top_errors(period=period, of=totals.errors),
-        served=served_by_providers(period=period),
+        days=[_day(day, found.days.get(day)) for day in period.days()],
+        top_users=_ranked(
+            groups[by.USER], labels={str(pk): name for pk, name in usernames.items()}, of=totals.requests, limit=TOP
+        ),
+        top_keys=_ranked(
+            groups[by.KEY],
+            labels={str(pk): prefix for pk, prefix in prefixes.items()},
+            of=totals.requests,
+            limit=TOP,
+            by_cost=True,
+        ),
+        top_teams=_ranked(
+            groups[by.TEAM], labels={key: key for key in groups[by.TEAM]}, of=totals.requests, limit=TOP, by_cost=True
+        ),
+        top_models=_ranked(
+            groups[by.MODEL], labels={key: key for key in groups[by.MODEL]}, of=totals.requests, limit=TOP
+        ),
+        top_errors=[
+            dataclasses.replace(
+                row,
+                key=row.key.split(rollup.SEPARATOR, 1)[0],
+                label=f"{row.key.split(rollup.SEPARATOR, 1)[0]} {row.label or '(no reason)'}",
+            )
+            for row in errors
+        ],
+        served=_served(groups[by.SERVED], limit=TOP),
     )
 
 

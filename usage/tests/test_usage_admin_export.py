@@ -7,9 +7,11 @@ import datetime as dt
 import io
 
 import pytest
+from django.http import StreamingHttpResponse
 
 from apikeys.services import create_api_key
 from relay.tests.records import record
+from usage import admin as usage_admin
 
 # The admin's test client is synchronous; the export streams asynchronously, as served over ASGI.
 pytestmark = pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous iterators")
@@ -117,3 +119,28 @@ def test_it_sends_back_to_the_list_when_a_filter_is_wrong(admin_client):
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/relay/usagerecord/?e=1"
+
+
+def test_it_reads_the_records_as_it_sends_them_not_before(admin_client, user, monkeypatch):
+    from asgiref.sync import async_to_sync
+
+    monkeypatch.setattr("usage.admin.CSV_ROWS_PER_CHUNK", 1)
+    written = []
+    cells = usage_admin._cells
+    monkeypatch.setattr("usage.admin._cells", lambda row: written.append(row) or cells(row))
+    for _ in range(5):
+        record(user)
+
+    response = admin_client.get("/admin/relay/usagerecord/export/")
+    assert isinstance(response, StreamingHttpResponse)
+    assert response.is_async
+    assert written == []  # nothing read before the first chunk is asked for
+
+    async def first_two():
+        chunks = aiter(response.streaming_content)
+        return [await anext(chunks), await anext(chunks)]
+
+    header, _first = async_to_sync(first_two)()
+
+    assert header.startswith(b"id,created,")
+    assert len(written) == 1  # one record read for the one chunk sent

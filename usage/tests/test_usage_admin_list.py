@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from relay.models import UsageRecord
 from relay.tests.records import record
 
@@ -92,3 +98,60 @@ def test_it_shows_which_provider_answered_after_how_many_attempts(admin_client, 
 
     assert "qwen2.5-7b-instruct" in listed
     assert "upstream_http_503" in detail
+
+
+def test_it_counts_no_further_than_its_cap_and_never_the_whole_table_twice(admin_client, make_user, monkeypatch):
+    monkeypatch.setattr("usage.admin.COUNT_CAP", 3)
+    ada = make_user("ada")
+    for _ in range(5):
+        record(ada)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/relay/usagerecord/", {"user__id__exact": ada.pk})
+
+    cl = response.context["cl"]
+    counts = [query["sql"] for query in queries if query["sql"].startswith("SELECT COUNT(*)")]
+    assert counts
+    assert all("LIMIT 4" in sql for sql in counts)
+    assert cl.paginator.estimated
+    assert cl.full_result_count is None
+    assert response.context["usage_totals"] is None  # more than the cap, filtered: not added up
+    assert 'id="usage-estimated"' in response.content.decode()
+
+
+def test_unfiltered_past_the_cap_its_totals_come_from_the_roll_up(admin_client, make_user, monkeypatch):
+    monkeypatch.setattr("usage.admin.COUNT_CAP", 3)
+    ada = make_user("ada")
+    for _ in range(5):
+        record(ada, cost=2, currency="USD")
+
+    response = admin_client.get("/admin/relay/usagerecord/")
+
+    totals = response.context["usage_totals"]
+    assert (totals.requests, totals.total_tokens, totals.cost, totals.users) == (5, 75, 10, 1)
+
+
+def test_its_filters_offer_the_values_recorded_without_reading_every_record(admin_client, make_user):
+    record(make_user("ada"), model="gpt-4o", team="research", provider="openai", status_code=502)
+    call_command("rollup_usage")
+    record(make_user("bob"), model="o3-mini")  # after the roll-up: from the records
+
+    response = admin_client.get("/admin/relay/usagerecord/")
+
+    choices = {spec.title: [choice["display"] for choice in spec.choices(response.context["cl"])]
+               for spec in response.context["cl"].filter_specs}  # fmt: skip
+    assert {"gpt-4o", "o3-mini"} <= set(choices["model"])
+    assert "research" in choices["team"]
+    assert "openai" in choices["provider"]
+    assert {"200", "502"} <= set(choices["status code"])
+    assert {"ada", "bob"} <= set(choices["user"])
+
+
+def test_its_date_hierarchy_offers_the_periods_between_the_first_and_last_record(admin_client, make_user):
+    ada = make_user("ada")
+    record(ada, at=dt.datetime(2024, 11, 3, 12, tzinfo=dt.UTC))
+    record(ada, at=dt.datetime(2026, 2, 3, 12, tzinfo=dt.UTC))
+
+    content = admin_client.get("/admin/relay/usagerecord/").content.decode()
+
+    assert all(f"created__year={year}" in content for year in (2024, 2025, 2026))
