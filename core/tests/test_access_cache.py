@@ -140,8 +140,9 @@ def test_a_revoked_key_and_a_deactivated_user_are_refused_at_once_by_every_serve
         def statuses(credential: str) -> set[int]:
             # Enough requests, on fresh connections, that both workers answer some.
             return {
-                requests.get(f"{server.url}/api/quota/", headers={"Authorization": f"Bearer {credential}"}, timeout=10)
-                .status_code
+                requests.get(
+                    f"{server.url}/api/quota/", headers={"Authorization": f"Bearer {credential}"}, timeout=10
+                ).status_code
                 for _ in range(16)
             }
 
