@@ -132,5 +132,7 @@ class APIKey(models.Model):
         if self.last_used is not None and self.last_used >= stale_before:
             return
         stale = Q(last_used__isnull=True) | Q(last_used__lt=stale_before)
-        if APIKey.objects.filter(stale, pk=self.pk).update(last_used=now):
-            self.last_used = now
+        APIKey.objects.filter(stale, pk=self.pk).update(last_used=now)
+        # Written now, or by another process within the granularity: either way nothing to write until it
+        # passes (this instance may be a process's cached one: core/access.py).
+        self.last_used = now

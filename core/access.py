@@ -61,6 +61,10 @@ def cached(kind: str, key: Hashable, make: Callable[[], T], *, keep_none: bool =
     if found is not _MISSING:
         return found  # type: ignore[return-value]
     value = make()
+    if connection.in_atomic_block and _read_stamp() != stamp:
+        # This transaction changed who may do what since the stamp was read (its own write, which it may
+        # yet roll back): what it reads now is not for the other requests.
+        return value
     with _lock:
         # Not if another thread saw a newer stamp meanwhile: then this value is not the cache's to keep.
         if _stamp == stamp and (keep_none or value is not None):
@@ -75,17 +79,22 @@ def current_stamp() -> int | None:
     it is made again, and nothing is cached until the next read)."""
     if getattr(_step, "active", False) and _step.stamp is not None:
         return _step.stamp
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT stamp FROM {TABLE} WHERE id = 1")  # noqa: S608  (a constant)
-        row = cursor.fetchone()
-    if row is None:
+    stamp = _read_stamp()
+    if stamp is None:
         from core.models import AccessStamp
 
         AccessStamp.objects.bulk_create([AccessStamp(id=1, stamp=_random())], ignore_conflicts=True)
         return None
     if getattr(_step, "active", False):
-        _step.stamp = row[0]
-    return row[0]
+        _step.stamp = stamp
+    return stamp
+
+
+def _read_stamp() -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT stamp FROM {TABLE} WHERE id = 1")  # noqa: S608  (a constant)
+        row = cursor.fetchone()
+    return row[0] if row is not None else None
 
 
 def _random() -> int:
@@ -137,20 +146,24 @@ def watch(table: str, *, ignore: Iterable[str] = (), only: Iterable[str] | None 
 
 
 def trigger_names(table: str) -> list[str]:
-    return [f"{table}_access_{event}" for event in ("insert", "update", "delete")]
+    return [f"{table}_access_{event}" for event in ("insert", "update", "delete", "truncate")]
 
 
 def trigger_statements(vendor: str, table: str, watched: list[str]) -> list[str]:
+    """Row triggers (a statement that changes no row changes no stamp), and on PostgreSQL a TRUNCATE one,
+    which can only be a statement's."""
     quoted = ", ".join(f'"{column}"' for column in watched)
-    events = {"insert": "INSERT", "update": f"UPDATE OF {quoted}", "delete": "DELETE"}
+    pg = vendor == "postgresql"
+    events = {"insert": "INSERT", "update": f"UPDATE OF {quoted}", "delete": "DELETE", "truncate": "TRUNCATE"}
     statements = []
-    for name, (_, event) in zip(trigger_names(table), events.items(), strict=True):
-        statements.append(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if vendor == "postgresql" else ""))
-        if vendor == "postgresql":
+    for name, event in zip(trigger_names(table), events.values(), strict=True):
+        statements.append(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if pg else ""))
+        if pg:
+            each = "STATEMENT" if event == "TRUNCATE" else "ROW"
             statements.append(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()"
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH {each} EXECUTE FUNCTION {FUNCTION}()"
             )
-        else:
+        elif event != "TRUNCATE":  # SQLite has no TRUNCATE
             statements.append(
                 f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN "  # noqa: S608
                 f"UPDATE {TABLE} SET stamp = random() WHERE id = 1; END"

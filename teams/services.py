@@ -18,38 +18,43 @@ def team_for_request(*, user_id: int, asked: str | None = None, key_team_id: int
     - else the user's default team, or the team they joined first.
 
     So a member of a team can't leave its shared limits by naming no team. TeamNotAllowed if the named
-    team is not one the request may draw on. From the process's cache (core/access.py), which any change
-    to a team or a membership ends at once; else one query. The team is shared: callers read it only."""
+    team is not one the request may draw on. The user's teams from the process's cache (core/access.py),
+    else one query. The team is shared: callers read it only."""
     asked = (asked or "").strip() or None
-    found = access.cached("team", (user_id, asked, key_team_id), lambda: _team_or_refusal(user_id, asked, key_team_id))
-    if isinstance(found, TeamNotAllowed):
-        raise TeamNotAllowed(team=found.team, key_team=found.key_team)
-    return found
-
-
-def _team_or_refusal(user_id: int, asked: str | None, key_team_id: int | None) -> Team | TeamNotAllowed | None:
-    try:
-        return _team(user_id, asked, key_team_id)
-    except TeamNotAllowed as refused:
-        return refused
-
-
-def _team(user_id: int, asked: str | None, key_team_id: int | None) -> Team | None:
+    teams = _teams_of(user_id)
     if key_team_id is not None:
-        team = Team.objects.filter(pk=key_team_id, memberships__user_id=user_id).first()
+        team = next((team for team in teams if team.pk == key_team_id), None)
         if team is None:  # its user has left the team since the key was given it: it draws on it no more
-            name = Team.objects.filter(pk=key_team_id).values_list("name", flat=True).first()
+            name = access.cached("team_name", key_team_id, lambda: _name_of(key_team_id))
             if name is None:
                 return None  # the team is gone (the key's team is set to none with it)
             raise TeamNotAllowed(team=name)
         if asked is not None and asked != team.name:
             raise TeamNotAllowed(team=asked, key_team=team.name)
         return team
-    memberships = Membership.objects.filter(user_id=user_id).select_related("team")
     if asked is not None:
-        membership = memberships.filter(team__name=asked).first()
-        if membership is None:
+        team = next((team for team in teams if team.name == asked), None)
+        if team is None:
             raise TeamNotAllowed(team=asked)
-        return membership.team
-    membership = memberships.order_by("-is_default", "joined", "id").first()
-    return membership.team if membership is not None else None
+        return team
+    return teams[0] if teams else None
+
+
+def _teams_of(user_id: int) -> tuple[Team, ...]:
+    """The user's teams, their default first, then in the order they joined them: from the process's cache
+    (core/access.py), which any change to a team or a membership ends at once; else one query. Cached by
+    user only, so that what a request names (a header) can't fill the cache."""
+    return access.cached(
+        "teams",
+        user_id,
+        lambda: tuple(
+            membership.team
+            for membership in Membership.objects.filter(user_id=user_id)
+            .select_related("team")
+            .order_by("-is_default", "joined", "id")
+        ),
+    )
+
+
+def _name_of(team_id: int) -> str | None:
+    return Team.objects.filter(pk=team_id).values_list("name", flat=True).first()

@@ -80,11 +80,39 @@ def test_every_change_to_what_the_cache_holds_replaces_the_stamp_even_by_a_query
         lambda t: APIKey.objects.filter(pk=t["api_key"].pk).update(last_used=timezone.now()),
         lambda t: t["user"].__class__.objects.filter(pk=t["user"].pk).update(last_login=timezone.now()),
         lambda t: Quota.objects.filter(user=t["user"]).update(used=3, tokens_used=100),
+        lambda t: Membership.objects.filter(team__name__in=["no such team"]).delete(),
+        lambda t: APIKey.objects.filter(name="no such key").update(revoked=timezone.now()),
     ],
-    ids=["a key's use", "a login", "a quota row's counts"],
+    ids=["a key's use", "a login", "a quota row's counts", "a delete of nothing", "an update of nothing"],
 )
 def test_what_every_request_writes_leaves_the_stamp_alone(things, change):
     assert not changes_stamp(lambda: change(things))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE")
+@pytest.mark.parametrize("table", [*WATCHED, *ONLY])
+def test_a_truncated_table_replaces_the_stamp(things, table):
+    def truncate():
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {table} CASCADE")
+
+    assert changes_stamp(truncate)
+
+
+def test_a_team_named_by_a_request_fills_no_cache(user):
+    """The cache holds a user's teams, not what a request names: a header can't grow it."""
+    from teams.exceptions import TeamNotAllowed
+    from teams.services import team_for_request
+
+    team = Team.objects.create(name="course")
+    Membership.objects.create(team=team, user=user)
+    assert team_for_request(user_id=user.pk) == team
+    entries = len(access._entries)
+    for number in range(50):
+        with pytest.raises(TeamNotAllowed):
+            team_for_request(user_id=user.pk, asked=f"team-{number}")
+    assert team_for_request(user_id=user.pk, asked="course") == team
+    assert len(access._entries) == entries
 
 
 def test_the_triggers_watch_every_column_but_those_the_hot_path_writes(db):

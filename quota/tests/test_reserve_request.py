@@ -104,10 +104,11 @@ def test_a_granted_reservation_reads_its_row_under_a_lock_and_writes_it_and_its_
         reserve_request(user_id=user.pk)
 
     # Inside the test's own transaction, atomic() adds a savepoint around them. Before it, the limits in
-    # force are read (none here: no counter to lock or write), through the process's cache: its stamp first.
+    # force are read (none here: no counter to lock or write), through the process's cache: its stamp first,
+    # and again before they are kept (in a transaction, the test's, that may have changed them).
     statements = [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
-    stamp, limits, read, write, lease = statements
-    assert "core_accessstamp" in stamp
+    stamp, limits, stamp_again, read, write, lease = statements
+    assert "core_accessstamp" in stamp and "core_accessstamp" in stamp_again
     assert 'FROM "quota_limit"' in limits
     assert "FOR UPDATE" not in limits
     if connection.features.has_select_for_update:
