@@ -108,7 +108,8 @@ def test_a_granted_reservation_reads_its_row_under_a_lock_and_writes_it_and_its_
     # and again before they are kept (in a transaction, the test's, that may have changed them).
     statements = [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
     stamp, limits, stamp_again, read, write, lease = statements
-    assert "core_accessstamp" in stamp and "core_accessstamp" in stamp_again
+    assert "core_accessstamp" in stamp
+    assert "core_accessstamp" in stamp_again
     assert 'FROM "quota_limit"' in limits
     assert "FOR UPDATE" not in limits
     if connection.features.has_select_for_update:
