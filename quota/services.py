@@ -44,7 +44,7 @@ from quota.limits import (
     settle_charges,
     take,
 )
-from quota.models import Lease, Metric, Quota
+from quota.models import Lease, Metric, Plan, Quota
 from quota.signals import lease_lost
 from teams.services import team_for_request
 
@@ -202,7 +202,7 @@ def _reserve_in_transaction(holders: Holders, terms: _Terms, limits: list[Applie
     user_id = holders.user_id
     today = clock.today()
     with transaction.atomic():
-        quota = Quota.objects.select_related("plan").select_for_update(of=("self",)).filter(user_id=user_id).first()
+        quota = _locked_quota(user_id)
         if quota is None:
             # A user made without the signal (bulk_create, raw SQL): give them the default first.
             Quota.objects.get_or_create(user_id=user_id)
@@ -482,6 +482,30 @@ def _end_leases_without_settling(user_id: int) -> None:
 # each statement cost about as much CPU as the database's work on it (issue 17). The same statements, on
 # the same rows, in the same order; the SQL is made of this module's constants and quoted table names
 # only, every value a parameter adapted as the model's field would (`_insert`, `_date`).
+
+
+def _locked_quota(user_id: int) -> Quota | None:
+    """The user's quota row with its plan, locked (`FOR UPDATE OF` the row alone, not the plan; SQLite's
+    IMMEDIATE transaction holds the database's lock): what
+    `Quota.objects.select_related("plan").select_for_update(of=("self",)).filter(user_id=…).first()`
+    reads and builds, in the same one statement, without making and compiling that query each time."""
+    quota_fields, plan_fields = Quota._meta.concrete_fields, Plan._meta.concrete_fields
+    q, p = _table(Quota), _table(Plan)
+    columns = ", ".join(
+        [f"{q}.{connection.ops.quote_name(f.column)}" for f in quota_fields]
+        + [f"{p}.{connection.ops.quote_name(f.column)}" for f in plan_fields]
+    )
+    lock = f" FOR UPDATE OF {q}" if connection.features.has_select_for_update_of else ""
+    sql = f"SELECT {columns} FROM {q} LEFT OUTER JOIN {p} ON ({q}.plan_id = {p}.id) WHERE {q}.user_id = %s{lock}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (user_id,))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    quota = Quota.from_db(connection.alias, None, row[: len(quota_fields)])
+    plan = None if quota.plan_id is None else Plan.from_db(connection.alias, None, row[len(quota_fields) :])
+    Quota._meta.get_field("plan").set_cached_value(quota, plan)
+    return quota
 
 
 def _table(model: type[models.Model]) -> str:
