@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from core import money
@@ -122,6 +122,28 @@ class UsageRecord(models.Model):
         if self.day is None:
             self.day = timezone.localdate()
         super().save(*args, **kwargs)
+
+    @classmethod
+    def insert(cls, **fields: object) -> None:
+        """Store one record as `objects.create(**fields)` would (save()'s day; `created` now, as auto_now_add
+        sets it; a field not given its default), in one plain INSERT, and return nothing: the relay writes one
+        per request, and the ORM's building of the instance and compiling of the statement cost several
+        times the CPU of the statement itself (issue 17). No signal listens for a record's save."""
+        fields = {**fields, "created": timezone.now()}
+        if fields.get("day") is None:
+            fields["day"] = timezone.localdate()
+        columns, params = [], []
+        for field in cls._meta.concrete_fields:
+            if field.primary_key:
+                continue  # the database's
+            value = fields[field.attname] if field.attname in fields else field.get_default()
+            columns.append(connection.ops.quote_name(field.column))
+            params.append(field.get_db_prep_save(value, connection))
+        table = connection.ops.quote_name(cls._meta.db_table)
+        values = ", ".join(["%s"] * len(params))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
     @property
     def cost_amount(self) -> Decimal:

@@ -141,7 +141,7 @@ class RelayAttempt:
                     reservation=self.reservation, tokens=tokens, cost=record["cost"], savepoint=False
                 ):
                     raise _NotTogether
-                UsageRecord.objects.create(**fields)
+                UsageRecord.insert(**fields)
         except (DatabaseError, _NotTogether):
             return False
         self._count(**record)
@@ -185,7 +185,7 @@ class RelayAttempt:
         self._count(**record)
         if unsettled is None:
             try:
-                UsageRecord.objects.create(**fields)
+                UsageRecord.insert(**fields)
                 return
             except DatabaseError as exc:
                 if not outbox.is_outage(exc):

@@ -20,7 +20,8 @@ def database_fails(monkeypatch):
     def gone(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(UsageRecord.objects, "create", gone)
+    monkeypatch.setattr(UsageRecord, "insert", gone)  # the relay's own write of a record
+    monkeypatch.setattr(UsageRecord.objects, "create", gone)  # the outbox's and a lost request's
     monkeypatch.setattr("relay.services.settle_request", gone)
     monkeypatch.setattr("relay.services.refund_request", gone)
     monkeypatch.setattr(outbox, "start_flusher", lambda: None)  # these tests flush by hand

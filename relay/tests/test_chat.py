@@ -215,7 +215,8 @@ def test_an_answer_is_delivered_even_if_its_usage_record_cannot_be_written(api, 
     def database_gone(**fields):
         raise OperationalError("server closed the connection")
 
-    monkeypatch.setattr(UsageRecord.objects, "create", database_gone)
+    monkeypatch.setattr(UsageRecord, "insert", database_gone)  # the relay's write of a record
+    monkeypatch.setattr(UsageRecord.objects, "create", database_gone)  # the outbox's
 
     response = api.post("/api/chat/", {"prompt": "hi"}, format="json")
 

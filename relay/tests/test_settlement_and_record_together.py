@@ -26,7 +26,7 @@ def test_a_death_between_the_settlement_and_the_record_leaves_neither(user, monk
     def die(**fields):
         raise Killed
 
-    monkeypatch.setattr(services.UsageRecord.objects, "create", die)
+    monkeypatch.setattr(services.UsageRecord, "insert", die)  # the relay's write of the record
     with pytest.raises(Killed):
         attempt.succeed(usage=Usage(10, 5, 15), answer="hello")
 
