@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import access
+from core.sql import at_least_zero
 from quota import clock
 from quota.models import Counter, Limit, Metric, Period
 
@@ -227,7 +228,7 @@ def settle_charges(charges: Iterable[Charge], *, tokens: int | None, cost: int =
     that has moved on to the next one is left alone. One statement, which locks the counters in id order."""
     rows = _charge_rows(charges)
     if tokens is None:
-        _write_counters(rows, f"{_RELEASE}, requests = {_greatest('c.requests - v.requests')}", lock=True)
+        _write_counters(rows, f"{_RELEASE}, requests = {at_least_zero('c.requests - v.requests')}", lock=True)
     else:
         _write_counters(rows, f"{_RELEASE}, tokens = c.tokens + %s, cost = c.cost + %s", (tokens, cost), lock=True)
 
@@ -247,11 +248,6 @@ def _charge_rows(charges: Iterable[Charge]) -> list[tuple]:
         row[1] += c.tokens_reserved
         row[2] += c.cost_reserved
     return [(counter_id, start, *amounts) for (counter_id, start), amounts in sorted(summed.items())]
-
-
-def _greatest(expression: str) -> str:
-    """`expression`, or 0 if it is below (the counts are never negative)."""
-    return f"GREATEST({expression}, 0)" if connection.vendor == "postgresql" else f"MAX({expression}, 0)"
 
 
 _RELEASE = "tokens_reserved = {tokens}, cost_reserved = {cost}"
@@ -282,7 +278,8 @@ def _write_counters(rows: list[tuple], assignments: str, more: tuple = (), *, lo
     for row in rows:
         params.extend((row[0], connection.ops.adapt_datetimefield_value(row[1]), *row[2:]))
     assignments = assignments.format(
-        tokens=_greatest("c.tokens_reserved - v.tokens_reserved"), cost=_greatest("c.cost_reserved - v.cost_reserved")
+        tokens=at_least_zero("c.tokens_reserved - v.tokens_reserved"),
+        cost=at_least_zero("c.cost_reserved - v.cost_reserved"),
     )
     values = f"v({', '.join(columns)}) AS (VALUES {', '.join([one] * len(rows))})"
     params.extend(more)

@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from core import metrics
+from core.sql import at_least_zero, insert_row
 from quota import clock, leases
 from quota.exceptions import ModelNotPriced, QuotaExceeded, UserGone
 from quota.limits import (
@@ -232,12 +233,12 @@ def _reserve_in_transaction(holders: Holders, terms: _Terms, limits: list[Applie
         charges = take(standings.values(), requests=taking, tokens_reserved=budget or 0, cost_reserved=cost_reserved)
         taken = timezone.now()
         lease_id = uuid.uuid4()
-        _insert(
-            Lease, id=lease_id, user_id=user_id, day=day, token_budget=budget, owner=leases.this_process(),
-            taken=taken, expires=leases.expiry(taken),
-            note={**(terms.note or {}), **({} if taking else {"counts_request": False})},
-            charges=[charge.as_json() for charge in charges],
-        )  # fmt: skip
+        insert_row(Lease, {
+            "id": lease_id, "user_id": user_id, "day": day, "token_budget": budget, "owner": leases.this_process(),
+            "taken": taken, "expires": leases.expiry(taken),
+            "note": {**(terms.note or {}), **({} if taking else {"counts_request": False})},
+            "charges": [charge.as_json() for charge in charges],
+        })  # fmt: skip
     allowance = _allowance(daily, ordered, standings, taking=taking, budget=budget, cost_reserved=cost_reserved)
     return Reservation(
         user_id=user_id, day=day, token_budget=budget, allowance=allowance, lease_id=lease_id,
@@ -380,7 +381,7 @@ def settle_request(*, reservation: Reservation, tokens: int, cost: int = 0, save
     was taken for lost, or an administrator reset the user's counts): then nothing changes."""
 
     def count() -> None:
-        released = _greatest("tokens_reserved - %s")
+        released = at_least_zero("tokens_reserved - %s")
         _execute(
             f"UPDATE {_table(Quota)} SET tokens_reserved = {released}, tokens_used = tokens_used + %s "  # noqa: S608
             "WHERE user_id = %s AND day = %s",
@@ -457,7 +458,7 @@ def _end_lease(lease_id: uuid.UUID | None) -> bool:
 def _give_back(
     user_id: int, day: dt.date, token_budget: int | None, counts_request: bool = True, charges: tuple[Charge, ...] = ()
 ) -> None:
-    given_back = f"used = {_greatest('used - %s')}, tokens_reserved = {_greatest('tokens_reserved - %s')}"
+    given_back = f"used = {at_least_zero('used - %s')}, tokens_reserved = {at_least_zero('tokens_reserved - %s')}"
     _execute(
         f"UPDATE {_table(Quota)} SET {given_back} WHERE user_id = %s AND day = %s",  # noqa: S608
         (1 if counts_request else 0, token_budget or 0, user_id, _date(day)),
@@ -512,11 +513,6 @@ def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _greatest(expression: str) -> str:
-    """`expression`, or 0 if it is below (the counts are never negative)."""
-    return f"GREATEST({expression}, 0)" if connection.vendor == "postgresql" else f"MAX({expression}, 0)"
-
-
 def _date(day: dt.date) -> Any:
     return connection.ops.adapt_datefield_value(day)
 
@@ -524,17 +520,6 @@ def _date(day: dt.date) -> Any:
 def _execute(sql: str, params: tuple) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-
-
-def _insert(model: type[models.Model], **values: Any) -> None:
-    """INSERT one row of `model` with `values` (by attname; every concrete field, no database default),
-    each prepared by its field as save() would (a UUID as SQLite's text, a JSONField's encoder, a date's
-    and a datetime's adaptation)."""
-    fields = [model._meta.get_field(name) for name in values]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
-    placeholders = ", ".join(["%s"] * len(params))
-    _execute(f"INSERT INTO {_table(model)} ({columns}) VALUES ({placeholders})", tuple(params))  # noqa: S608
 
 
 def reset_stale_counts() -> int:

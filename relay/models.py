@@ -3,10 +3,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from core import money
+from core.sql import insert_row
 
 
 class UsageRecord(models.Model):
@@ -132,18 +133,12 @@ class UsageRecord(models.Model):
         fields = {**fields, "created": timezone.now()}
         if fields.get("day") is None:
             fields["day"] = timezone.localdate()
-        columns, params = [], []
-        for field in cls._meta.concrete_fields:
-            if field.primary_key:
-                continue  # the database's
-            value = fields[field.attname] if field.attname in fields else field.get_default()
-            columns.append(connection.ops.quote_name(field.column))
-            params.append(field.get_db_prep_save(value, connection))
-        table = connection.ops.quote_name(cls._meta.db_table)
-        values = ", ".join(["%s"] * len(params))
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        values = {
+            field.attname: fields[field.attname] if field.attname in fields else field.get_default()
+            for field in cls._meta.concrete_fields
+            if not field.primary_key  # the database's
+        }
+        insert_row(cls, values)
 
     @property
     def cost_amount(self) -> Decimal:
