@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -114,8 +115,15 @@ class Browser:
         return self.driver.execute_script(code, *args)
 
     def wait(self, condition: Callable[[], T], timeout: float = 10) -> T:
-        """The first truthy value of `condition`, polled every 20 ms."""
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.02).until(lambda _: condition())
+        """The first truthy value of `condition`, polled every 20 ms.
+
+        A condition that met an element of the page being left (a click that navigates, then a poll that reads
+        the old page just as it goes) is polled again rather than failed: the next poll reads the new page.
+        """
+        wait = WebDriverWait(
+            self.driver, timeout, poll_frequency=0.02, ignored_exceptions=(StaleElementReferenceException,)
+        )
+        return wait.until(lambda _: condition())
 
     def wait_for_answer(self) -> str:
         """The text of the latest answer once it has finished streaming."""
