@@ -374,11 +374,10 @@ def report(plan: Plan, result: dict[str, Any]) -> dict[str, bool]:
     verdicts = {
         "no 500 or undocumented status": {o.status for o in outcomes} <= EXPECTED | {CUT},
         "only requests in flight were cut by the kill": cut <= plan.clients,
-        # The lower bound allows for the lost records: an answer the client got whose end waited in the killed
-        # worker's outbox, when another process took its lease for lost first, stays refunded (docs/faults.md).
-        "quota used = records (exact), between the relays seen (less any recorded lost) and those plus the cut ones": (
-            counts["quota_used"] == counts["records_200"]
-            and successes - counts["records_lost"] <= counts["quota_used"] <= successes + cut
+        # An answer whose end waited in the killed worker's outbox counts too: the outbox is applied before
+        # any request is taken for lost (docs/faults.md, "One record per request").
+        "quota used = records (exact), between the relays seen and those plus the cut ones": (
+            counts["quota_used"] == counts["records_200"] and successes <= counts["quota_used"] <= successes + cut
         ),
         "tokens used = tokens recorded": counts["quota_tokens"] == counts["record_tokens"],
         "no reservation left held": counts["leases"] == 0,

@@ -8,6 +8,9 @@ does not pass for the owner). A lease is lost when
 - it has expired: CHATGATEWAY_LEASE_SECONDS after it was taken, which is longer than any request may
   last (chatgateway/settings.py checks it), so a lease of a living request never expires. A lease of
   another host is known lost by its expiry only.
+A request whose end its process had written aside before it died (the relay's outbox, when the database
+was gone as it ended) is not lost: `quota.signals.lease_ends_held` has that end written first, and a
+lease whose end still waits is left to it.
 
 `reap_lost_leases` settles lost leases as failed (quota.services.settle_lost_lease: everything given
 back, and `quota.signals.lease_lost` for the record that says so). It runs
@@ -26,6 +29,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +39,7 @@ from django.utils import timezone
 
 from core import processes
 from quota.models import Lease
+from quota.signals import lease_ends_held
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +103,25 @@ def reap_lost_leases(*, user_id: int | None = None, team_id: int | None = None) 
     request; how many."""
     from quota.services import settle_lost_lease  # services imports this module
 
-    reaped = sum(settle_lost_lease(lease) for lease in lost_leases(user_id=user_id, team_id=team_id))
+    lost = lost_leases(user_id=user_id, team_id=team_id)
+    held = _ends_held(lost)
+    reaped = sum(settle_lost_lease(lease) for lease in lost if lease.pk not in held)
     if reaped:
         logger.warning("%d reservation(s) of lost requests given back (their server process ended)", reaped)
     return reaped
+
+
+def _ends_held(lost: list[Lease]) -> set[uuid.UUID]:
+    """Of the `lost` leases, those whose request's end its process wrote before it died, and which is still
+    held on this host for the database (the relay's outbox: quota.signals.lease_ends_held), once whatever
+    of it can be written now is. Such a request ended (its client may have its answer): its end settles
+    it as it ended, where taking it for lost would refund it."""
+    if not lost:
+        return set()
+    answers = lease_ends_held.send(
+        sender=Lease, lease_ids=frozenset(lease.pk for lease in lost), may_write=not connection.in_atomic_block
+    )
+    return {lease_id for _, held in answers for lease_id in held or ()}
 
 
 def start_sweeper(**kwargs: Any) -> None:

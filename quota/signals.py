@@ -26,3 +26,11 @@ def end_the_leases_of_a_user_being_deleted(sender, instance, **kwargs) -> None:
 # Sent when a lease of a lost request is settled (quota.services.settle_lost_lease), inside its transaction:
 # `lease` (quota.models.Lease) says whose, which day and what the request was (`lease.note`).
 lease_lost = Signal()
+
+
+# Sent by quota.leases before it settles lost leases, with `lease_ids` (a frozenset of their ids): a receiver that
+# holds the end of some of those requests, written by their process before it died but not yet in the database (the
+# relay's outbox), writes it now if it can (`may_write`: False inside a caller's transaction, which could still be
+# rolled back after the held end was let go of), and returns the ids whose end it still holds. Those are not lost:
+# their end settles them as the request ended, not as a failed call.
+lease_ends_held = Signal()

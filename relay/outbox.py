@@ -137,6 +137,30 @@ def flush() -> int:
     return applied
 
 
+def still_held(lease_ids: frozenset[uuid.UUID], *, write: bool) -> set[uuid.UUID]:
+    """Of `lease_ids`, those whose request's end waits here (pending, or claimed by a process applying it),
+    once (if `write`) a flush has written what the database takes now. A dead process's entries are
+    the host's: any process may apply them, and does before it takes their requests for lost."""
+    if not _ids_waiting() & lease_ids:
+        return set()
+    if write:
+        with contextlib.suppress(OSError):  # the directory failed: what is there still waits
+            flush()
+    return _ids_waiting() & lease_ids
+
+
+def _ids_waiting() -> set[uuid.UUID]:
+    """The ids of the entries not yet applied: pending, or claimed by a running process (a dead one's
+    claims are pending again)."""
+    directory = Path(settings.CHATGATEWAY_OUTBOX_DIR)
+    ids = set()
+    # The pending files first, then the claims: a file claimed between the two reads is in the second.
+    for path in [*_pending(), *directory.glob("*.json.*.claim")]:
+        with contextlib.suppress(ValueError):  # named "<time_ns>-<id hex>.json[.<pid>.claim]" by defer()
+            ids.add(uuid.UUID(path.name.split(".", 1)[0].partition("-")[2]))
+    return ids
+
+
 def pending_count() -> int:
     return len(_pending())
 

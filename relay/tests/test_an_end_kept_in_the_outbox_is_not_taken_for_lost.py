@@ -1,0 +1,101 @@
+"""A request that ended while the database was gone, its end kept in the outbox, and whose process then
+died before the outbox was written: its end is applied before anyone takes its lease for lost, so an
+answer the client got counts as it ended rather than being refunded and recorded lost (docs/faults.md,
+"Lost requests"). Here a process's death is a lease handed to one that has ended, as in
+quota/tests/test_leases.py; relay/tests/test_a_killed_server_loses_no_reservation.py kills a real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from conftest import used_today
+from quota import leases
+from quota.models import Lease
+from relay import outbox
+from relay.models import UsageRecord
+
+
+def _held_by_a_process_that_has_ended() -> None:
+    process = subprocess.Popen(["sleep", "30"])
+    Lease.objects.update(owner=leases._owner_name(process.pid))
+    process.kill()
+    process.wait()
+
+
+def _answered_while_the_database_was_gone(api, database_fails) -> None:
+    assert api.post("/api/chat/", {"prompt": "hi"}, format="json").status_code == 200
+    assert outbox.pending_count() == 1
+    assert Lease.objects.count() == 1  # its settlement waits in the outbox with its record
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_outbox_of_a_dead_process_is_applied_before_its_request_is_taken_for_lost(api, user, database_fails):
+    _answered_while_the_database_was_gone(api, database_fails)
+    database_fails.undo()
+    _held_by_a_process_that_has_ended()
+
+    assert leases.reap_lost_leases() == 0  # nothing lost: the outbox settled it
+
+    (record,) = UsageRecord.objects.filter(user=user)
+    assert (record.status_code, record.error) == (200, "")
+    assert used_today(user) == 1  # the answer counts, as it would have
+    assert (Lease.objects.count(), outbox.pending_count()) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_whose_end_the_database_still_refuses_is_not_taken_for_lost(api, user, database_fails):
+    _answered_while_the_database_was_gone(api, database_fails)
+    _held_by_a_process_that_has_ended()
+
+    assert leases.reap_lost_leases() == 0
+
+    assert not UsageRecord.objects.filter(error=UsageRecord.LOST).exists()
+    assert (Lease.objects.count(), outbox.pending_count()) == (1, 1)
+    database_fails.undo()
+    assert outbox.flush() == 1
+    assert (UsageRecord.objects.get(user=user).status_code, used_today(user), Lease.objects.count()) == (200, 1, 0)
+
+
+def test_an_end_another_process_is_applying_now_is_left_to_it(api, user, database_fails, settings):
+    _answered_while_the_database_was_gone(api, database_fails)
+    database_fails.undo()
+    _held_by_a_process_that_has_ended()
+    (pending,) = settings.CHATGATEWAY_OUTBOX_DIR.glob("*.json")
+    claimed = pending.rename(pending.with_name(f"{pending.name}.{os.getpid()}.claim"))  # a running process's claim
+
+    assert leases.reap_lost_leases() == 0
+
+    assert Lease.objects.count() == 1
+    claimed.rename(pending)
+    assert outbox.flush() == 1
+    assert (UsageRecord.objects.get(user=user).status_code, Lease.objects.count()) == (200, 0)
+
+
+def test_inside_a_transaction_the_outbox_is_not_written_but_its_requests_are_not_taken_for_lost(
+    api, user, database_fails
+):
+    """A reservation's own retry runs outside any transaction; a caller's transaction could still be rolled
+    back after the outbox's file was let go of, so there the entry only holds its request back."""
+    _answered_while_the_database_was_gone(api, database_fails)
+    database_fails.undo()
+    _held_by_a_process_that_has_ended()
+
+    assert leases.reap_lost_leases() == 0  # the test runs in a transaction
+
+    assert (Lease.objects.count(), outbox.pending_count(), UsageRecord.objects.count()) == (1, 1, 0)
+
+
+def test_a_lost_request_with_no_end_in_the_outbox_is_still_given_back(api, user, database_fails, settings):
+    _answered_while_the_database_was_gone(api, database_fails)
+    database_fails.undo()
+    api.post("/api/chat/", {"prompt": "hi"}, format="json")  # settled as usual
+    for entry in settings.CHATGATEWAY_OUTBOX_DIR.glob("*.json"):
+        entry.unlink()  # as if the process had died before it wrote its end: the client had no answer
+    _held_by_a_process_that_has_ended()
+
+    assert leases.reap_lost_leases() == 1
+
+    assert UsageRecord.objects.filter(error=UsageRecord.LOST).count() == 1
