@@ -14,6 +14,11 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ("user",)
     extra = 0
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        # Each row shows its user and links its team: read with the rows, not a query each (the user's
+        # autocomplete widget still reads its one choice itself).
+        return super().get_queryset(request).select_related("user", "team")
+
 
 class TeamAdmin(admin.ModelAdmin):
     """Teams and their members; their shared limits are added to this page where the admin site is put
