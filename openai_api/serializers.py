@@ -60,8 +60,11 @@ class StreamOptionsSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="ChatCompletion")  # the request half: "ChatCompletionRequest"
 class ChatCompletionRequestSerializer(serializers.Serializer):
-    """OpenAI's chat request. Only these fields are checked; every other (temperature, max_tokens, tools,
-    response_format, seed, ...) goes to the upstream as sent, and the upstream judges it."""
+    """OpenAI's chat request. Only these fields are checked; every other (temperature, tools,
+    response_format, seed, ...) goes to the upstream as sent, and the upstream judges it. The completion
+    caps are checked as OpenAI checks them (an integer of at least 1), since the gateway reads them for
+    the budget it reserves, and an upstream that took a negative or a text one would charge an answer
+    OpenAI refuses."""
 
     # Not trimmed: the model is sent upstream exactly as given, so it is checked exactly as given.
     model = TextField(trim_whitespace=False)
@@ -69,6 +72,8 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     stream = StrictBooleanField(required=False)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
     n = StrictIntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
+    max_tokens = StrictIntegerField(required=False, allow_null=True, min_value=1)
+    max_completion_tokens = StrictIntegerField(required=False, allow_null=True, min_value=1)
 
     def validate_messages(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         check_message_count(len(value))
@@ -184,8 +189,9 @@ class EmbeddingsRequestSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="TextCompletion")  # the request half: "TextCompletionRequest"
 class TextCompletionRequestSerializer(serializers.Serializer):
-    """OpenAI's legacy completions request. These fields are checked; every other (`max_tokens`, `suffix`,
-    `temperature`, `echo`, `logprobs`, ...) goes to the upstream as sent, and the upstream judges it."""
+    """OpenAI's legacy completions request. These fields are checked; every other (`suffix`, `temperature`,
+    `echo`, `logprobs`, ...) goes to the upstream as sent, and the upstream judges it. `max_tokens` may be
+    0 here, as OpenAI allows it with `echo` (the prompt's log probabilities, no completion)."""
 
     model = TextField(trim_whitespace=False)
     prompt = PromptsField(
@@ -196,6 +202,7 @@ class TextCompletionRequestSerializer(serializers.Serializer):
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
     n = StrictIntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
     best_of = StrictIntegerField(required=False, min_value=1, max_value=MAX_CHOICES)
+    max_tokens = StrictIntegerField(required=False, allow_null=True, min_value=0)
 
     def validate_prompt(self, value: list[Any]) -> list[Any]:
         check_message_count(len(value))

@@ -144,6 +144,11 @@ CASES += [
     ("huge header", RESPONSES, {**RESPONSES.good(), "headers": HUGE_HEADER}, 431, ""),
 ]  # fmt: skip
 CASES += [
+    ("negative max_tokens", V1, V1.request(prompt="hi", max_tokens=-5), 400, "max_tokens"),
+    ("max_tokens as text", V1, V1.request(prompt="hi", max_tokens="10"), 400, "max_tokens"),
+    ("max_tokens as a float", V1, V1.request(prompt="hi", max_tokens=1e24), 400, "max_tokens"),
+    ("no completion tokens", V1, V1.request(prompt="hi", max_completion_tokens=0), 400, "max_completion_tokens"),
+    ("negative max_tokens", COMPLETIONS, COMPLETIONS.request(prompt="hi", max_tokens=-1), 400, "max_tokens"),
     ("too many inputs", EMBEDDINGS, EMBEDDINGS.request(prompt=["x"] * 2049), 400, "the limit is 2048"),
     ("too many prompts", COMPLETIONS, COMPLETIONS.request(prompt=["x"] * 101), 400, "the limit is 100"),
 ]
