@@ -10,7 +10,7 @@ does not pass for the owner). A lease is lost when
   another host is known lost by its expiry only.
 A request whose end its process had written aside before it died (the relay's outbox, when the database
 was gone as it ended) is not lost: `quota.signals.lease_ends_held` has that end written first, and a
-lease whose end still waits is left to it.
+lease whose end still waits is left to it until the lease expires.
 
 `reap_lost_leases` settles lost leases as failed (quota.services.settle_lost_lease: everything given
 back, and `quota.signals.lease_lost` for the record that says so). It runs
@@ -104,8 +104,10 @@ def reap_lost_leases(*, user_id: int | None = None, team_id: int | None = None) 
     from quota.services import settle_lost_lease  # services imports this module
 
     lost = lost_leases(user_id=user_id, team_id=team_id)
-    held = _ends_held(lost)
-    reaped = sum(settle_lost_lease(lease) for lease in lost if lease.pk not in held)
+    held, now = _ends_held(lost), timezone.now()
+    # An end still held defers its request's loss up to the lease's expiry, the bound of every lease: an
+    # end that never lands (or a claim whose pid names another process now) can't hold a budget for good.
+    reaped = sum(settle_lost_lease(lease) for lease in lost if lease.pk not in held or lease.expires < now)
     if reaped:
         logger.warning("%d reservation(s) of lost requests given back (their server process ended)", reaped)
     return reaped

@@ -30,12 +30,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,7 @@ def settlement(*, reservation: Reservation, tokens: int | None, cost: int = 0) -
 
 
 REJECTED = "rejected"
+LOCK = ".claims.lock"  # held while claims are renamed, and while the ids waiting are read
 
 
 def is_outage(error: DatabaseError) -> bool:
@@ -112,7 +115,7 @@ def flush() -> int:
     for path in sorted(_pending()):
         claimed = path.with_name(f"{path.name}.{os.getpid()}.claim")
         try:
-            path.rename(claimed)
+            _rename(path, claimed)
         except FileNotFoundError:
             continue  # another process took it
         try:
@@ -123,10 +126,10 @@ def flush() -> int:
             else:
                 landed = _land(entry, name=path.name)
         except OSError:  # the directory failed (set aside): the file waits, and the flusher says so
-            claimed.rename(path)
+            _rename(claimed, path)
             raise
         except DatabaseError as exc:  # an outage: _land let only those through
-            claimed.rename(path)
+            _rename(claimed, path)
             logger.warning("outbox: database unavailable (%s); %d relay ends wait", type(exc).__name__,
                            len(_pending()))  # fmt: skip
             break
@@ -151,14 +154,34 @@ def still_held(lease_ids: frozenset[uuid.UUID], *, write: bool) -> set[uuid.UUID
 
 def _ids_waiting() -> set[uuid.UUID]:
     """The ids of the entries not yet applied: pending, or claimed by a running process (a dead one's
-    claims are pending again)."""
+    claims are pending again). Read with the claims held still (`_renames_held`): a file claimed, or
+    given back, between the reading of the pending files and of the claims would be in neither."""
     directory = Path(settings.CHATGATEWAY_OUTBOX_DIR)
+    if not directory.is_dir():
+        return set()
+    with _renames_held(directory):
+        _take_up_dead_claims(directory)
+        names = [path.name for path in [*directory.glob("*.json"), *directory.glob("*.json.*.claim")]]
     ids = set()
-    # The pending files first, then the claims: a file claimed between the two reads is in the second.
-    for path in [*_pending(), *directory.glob("*.json.*.claim")]:
+    for name in names:
         with contextlib.suppress(ValueError):  # named "<time_ns>-<id hex>.json[.<pid>.claim]" by defer()
-            ids.add(uuid.UUID(path.name.split(".", 1)[0].partition("-")[2]))
+            ids.add(uuid.UUID(name.split(".", 1)[0].partition("-")[2]))
     return ids
+
+
+@contextlib.contextmanager
+def _renames_held(directory: Path) -> Iterator[None]:
+    """No claim is taken or given back meanwhile, by any process of the host (an exclusive `flock` on
+    the directory's lock file; each claim's rename takes it too, for as long as the rename)."""
+    with open(directory / LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # let go of when the file is closed
+        yield
+
+
+def _rename(source: Path, target: Path) -> None:
+    """Claim an entry, or give a claim back: a rename, while no one reads the outbox's ids."""
+    with _renames_held(source.parent):
+        source.rename(target)
 
 
 def pending_count() -> int:
@@ -197,17 +220,23 @@ def _pending() -> list[Path]:
     directory = Path(settings.CHATGATEWAY_OUTBOX_DIR)
     if not directory.is_dir():
         return []
-    for claim in directory.glob("*.json.*.claim"):  # left by a process that has died
-        pid = int(claim.name.rsplit(".", 2)[1])
-        if not processes.is_running(pid):
-            with contextlib.suppress(FileNotFoundError):
-                claim.rename(claim.with_name(claim.name.rsplit(".", 2)[0]))
+    with _renames_held(directory):
+        _take_up_dead_claims(directory)
     for draft in directory.glob(".*.draft"):  # never finished by a process that has died: never an entry
         pid = draft.name.rsplit(".", 2)[1]
         if pid.isdigit() and not processes.is_running(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 draft.unlink()
     return list(directory.glob("*.json"))
+
+
+def _take_up_dead_claims(directory: Path) -> None:
+    """The claims of processes that have died are pending again (with the claims held still)."""
+    for claim in directory.glob("*.json.*.claim"):
+        pid = claim.name.rsplit(".", 2)[1]
+        if pid.isdigit() and not processes.is_running(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                claim.rename(claim.with_name(claim.name.rsplit(".", 2)[0]))
 
 
 def _entry(*, quota: dict[str, Any] | None, record: dict[str, Any] | None) -> dict[str, Any]:

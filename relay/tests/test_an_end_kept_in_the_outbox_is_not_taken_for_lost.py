@@ -6,10 +6,14 @@ quota/tests/test_leases.py; relay/tests/test_a_killed_server_loses_no_reservatio
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import pathlib
 import subprocess
+import threading
 
 import pytest
+from django.utils import timezone
 
 from conftest import used_today
 from quota import leases
@@ -59,6 +63,7 @@ def test_a_request_whose_end_the_database_still_refuses_is_not_taken_for_lost(ap
     assert (UsageRecord.objects.get(user=user).status_code, used_today(user), Lease.objects.count()) == (200, 1, 0)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_end_another_process_is_applying_now_is_left_to_it(api, user, database_fails, settings):
     _answered_while_the_database_was_gone(api, database_fails)
     database_fails.undo()
@@ -66,9 +71,9 @@ def test_an_end_another_process_is_applying_now_is_left_to_it(api, user, databas
     (pending,) = settings.CHATGATEWAY_OUTBOX_DIR.glob("*.json")
     claimed = pending.rename(pending.with_name(f"{pending.name}.{os.getpid()}.claim"))  # a running process's claim
 
-    assert leases.reap_lost_leases() == 0
+    assert leases.reap_lost_leases() == 0  # its flush can't take the claimed file: it is held back, not lost
 
-    assert Lease.objects.count() == 1
+    assert (Lease.objects.count(), UsageRecord.objects.count()) == (1, 0)
     claimed.rename(pending)
     assert outbox.flush() == 1
     assert (UsageRecord.objects.get(user=user).status_code, Lease.objects.count()) == (200, 0)
@@ -99,3 +104,45 @@ def test_a_lost_request_with_no_end_in_the_outbox_is_still_given_back(api, user,
     assert leases.reap_lost_leases() == 1
 
     assert UsageRecord.objects.filter(error=UsageRecord.LOST).count() == 1
+
+
+def test_an_end_held_past_its_leases_expiry_no_longer_holds_it(api, user, database_fails):
+    """The lease's expiry bounds every reservation, this one too: an end that never lands can't hold a budget
+    for good."""
+    _answered_while_the_database_was_gone(api, database_fails)
+    database_fails.undo()
+    _held_by_a_process_that_has_ended()
+    Lease.objects.update(expires=timezone.now() - dt.timedelta(seconds=1))
+
+    assert leases.reap_lost_leases() == 1
+
+    assert UsageRecord.objects.get(user=user).error == UsageRecord.LOST
+    assert used_today(user) == 0
+
+
+def test_a_claim_given_back_while_the_outbox_is_read_is_seen_either_way(
+    api, user, database_fails, settings, monkeypatch
+):
+    """Another process's flush that meets an outage gives its claim back (a rename) at any moment; read
+    between the pending files and the claims, the entry would be in neither, and its request taken for lost."""
+    _answered_while_the_database_was_gone(api, database_fails)
+    (pending,) = settings.CHATGATEWAY_OUTBOX_DIR.glob("*.json")
+    claimed = pending.rename(pending.with_name(f"{pending.name}.{os.getpid()}.claim"))
+    lease_id = Lease.objects.get().pk
+    giving_back = threading.Thread(target=outbox._rename, args=(claimed, pending))
+    glob = pathlib.Path.glob
+
+    def glob_then_give_back(directory, pattern):
+        found = list(glob(directory, pattern))
+        if pattern == "*.json" and not giving_back.is_alive() and giving_back.ident is None:
+            giving_back.start()  # right after the pending files were read
+            giving_back.join(timeout=0.5)  # it waits for the reading to end
+        return iter(found)
+
+    monkeypatch.setattr(pathlib.Path, "glob", glob_then_give_back)
+    held = outbox.still_held(frozenset({lease_id}), write=False)
+    monkeypatch.undo()
+    giving_back.join()
+
+    assert held == {lease_id}
+    assert pending.exists()  # given back once the reading was done
