@@ -143,13 +143,20 @@ def flush() -> int:
 def still_held(lease_ids: frozenset[uuid.UUID], *, write: bool) -> set[uuid.UUID]:
     """Of `lease_ids`, those whose request's end waits here (pending, or claimed by a process applying it),
     once (if `write`) a flush has written what the database takes now. A dead process's entries are
-    the host's: any process may apply them, and does before it takes their requests for lost."""
-    if not _ids_waiting() & lease_ids:
+    the host's: any process may apply them, and does before it takes their requests for lost.
+    An outbox that can't be read holds nothing back (as before there was one): a process could not
+    have kept an end in it either."""
+    try:
+        if not _ids_waiting() & lease_ids:
+            return set()
+        if write:
+            with contextlib.suppress(OSError):  # the directory failed midway: what is there still waits
+                flush()
+        return _ids_waiting() & lease_ids
+    except OSError as exc:
+        logger.error("outbox: its directory can't be read (%s); lost requests are given back regardless",
+                     type(exc).__name__)  # fmt: skip
         return set()
-    if write:
-        with contextlib.suppress(OSError):  # the directory failed: what is there still waits
-            flush()
-    return _ids_waiting() & lease_ids
 
 
 def _ids_waiting() -> set[uuid.UUID]:
@@ -220,7 +227,8 @@ def _pending() -> list[Path]:
     directory = Path(settings.CHATGATEWAY_OUTBOX_DIR)
     if not directory.is_dir():
         return []
-    with _renames_held(directory):
+    # A directory this process can't write: its claims stay as they are.
+    with contextlib.suppress(OSError), _renames_held(directory):
         _take_up_dead_claims(directory)
     for draft in directory.glob(".*.draft"):  # never finished by a process that has died: never an entry
         pid = draft.name.rsplit(".", 2)[1]

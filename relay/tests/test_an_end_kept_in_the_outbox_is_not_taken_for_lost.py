@@ -20,6 +20,7 @@ from quota import leases
 from quota.models import Lease
 from relay import outbox
 from relay.models import UsageRecord
+from relay.services import RelayAttempt
 
 
 def _held_by_a_process_that_has_ended() -> None:
@@ -146,3 +147,31 @@ def test_a_claim_given_back_while_the_outbox_is_read_is_seen_either_way(
 
     assert held == {lease_id}
     assert pending.exists()  # given back once the reading was done
+
+
+def test_an_outbox_that_cant_be_read_holds_nothing_back_and_fails_no_request(api, user, settings, caplog):
+    """The reap runs in a request about to be refused: a broken outbox directory must not turn its 429 into
+    a 500 (here its lock file's name is taken by a directory, which no open() can append to)."""
+    api.post("/api/chat/", {"prompt": "hi"}, format="json")
+    RelayAttempt(user_id=user.pk, endpoint="v1", model="gpt-4o-mini", messages=[]).reserve(completion_tokens=10)
+    _held_by_a_process_that_has_ended()
+    lock = settings.CHATGATEWAY_OUTBOX_DIR / outbox.LOCK
+    lock.unlink(missing_ok=True)
+    lock.mkdir(parents=True)
+
+    assert leases.reap_lost_leases() == 1
+
+    assert "can't be read" in caplog.text
+
+
+def test_an_outbox_that_cant_be_locked_is_still_counted_and_flushed(api, user, database_fails, settings):
+    _answered_while_the_database_was_gone(api, database_fails)
+    database_fails.undo()
+    lock = settings.CHATGATEWAY_OUTBOX_DIR / outbox.LOCK
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+
+    assert outbox.pending_count() == 1  # /metrics reads it
+    with pytest.raises(IsADirectoryError):
+        outbox.flush()  # a claim can't be taken: the flusher logs it and tries again later
+    assert outbox.pending_count() == 1
