@@ -72,7 +72,6 @@ def settlement(*, reservation: Reservation, tokens: int | None, cost: int = 0) -
 
 
 REJECTED = "rejected"
-LOCK = ".claims.lock"  # held while claims are renamed, and while the ids waiting are read
 
 
 def is_outage(error: DatabaseError) -> bool:
@@ -144,8 +143,8 @@ def still_held(lease_ids: frozenset[uuid.UUID], *, write: bool) -> set[uuid.UUID
     """Of `lease_ids`, those whose request's end waits here (pending, or claimed by a process applying it),
     once (if `write`) a flush has written what the database takes now. A dead process's entries are
     the host's: any process may apply them, and does before it takes their requests for lost.
-    An outbox that can't be read holds nothing back (as before there was one): a process could not
-    have kept an end in it either."""
+    An outbox that can't be read now (too many open files, the directory gone or unreadable) holds
+    every one of them back, up to its lease's expiry: it may hold their ends."""
     try:
         if not _ids_waiting() & lease_ids:
             return set()
@@ -154,9 +153,9 @@ def still_held(lease_ids: frozenset[uuid.UUID], *, write: bool) -> set[uuid.UUID
                 flush()
         return _ids_waiting() & lease_ids
     except OSError as exc:
-        logger.error("outbox: its directory can't be read (%s); lost requests are given back regardless",
+        logger.error("outbox: its directory can't be read (%s); lost requests wait until it can be, or expire",
                      type(exc).__name__)  # fmt: skip
-        return set()
+        return set(lease_ids)
 
 
 def _ids_waiting() -> set[uuid.UUID]:
@@ -178,11 +177,15 @@ def _ids_waiting() -> set[uuid.UUID]:
 
 @contextlib.contextmanager
 def _renames_held(directory: Path) -> Iterator[None]:
-    """No claim is taken or given back meanwhile, by any process of the host (an exclusive `flock` on
-    the directory's lock file; each claim's rename takes it too, for as long as the rename)."""
-    with open(directory / LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # let go of when the file is closed
+    """No claim is taken or given back meanwhile, by any process of the host: an exclusive `flock` on the
+    directory itself (opened read-only, so a directory this process may only read still locks), which
+    each claim's rename takes too, for as long as the rename."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # let go of when the descriptor is closed
         yield
+    finally:
+        os.close(descriptor)
 
 
 def _rename(source: Path, target: Path) -> None:
@@ -321,19 +324,17 @@ def _set_aside(entry: dict[str, Any], name: str, reason: str) -> str:
 
 
 def _apply_once(entry: dict[str, Any]) -> str:
-    """The record and the quota's write in one transaction, unless the record of this entry's id is
-    already there; the unique `reservation_id` holds against two processes applying it at once."""
+    """The quota's write and the record in one transaction, unless the record of this entry's id is
+    already there; the unique `reservation_id` holds against two processes applying it at once.
+
+    The quota row first, then the record: the order of a lost lease's settlement (relay/lost.py), whose
+    record takes the same id, so that the two never wait on each other in a circle (PostgreSQL would
+    abort one, and a lost record aborted alone would leave a refund with no record to skip this one by)."""
     key = entry.get("id")  # None: written by a gateway from before the ids
     with transaction.atomic():
-        if fields := entry["record"]:
-            if key and UsageRecord.objects.filter(reservation_id=key).exists():
-                return "duplicate"
-            fields = {**fields, "reservation_id": key}
-            created = dt.datetime.fromisoformat(fields.pop("created"))
-            if fields.get("day"):  # written by a gateway from before records kept their day, if not
-                fields["day"] = dt.date.fromisoformat(fields["day"])
-            record = UsageRecord.objects.create(**fields)
-            UsageRecord.objects.filter(pk=record.pk).update(created=created)  # auto_now_add set it to now
+        fields = entry["record"]
+        if fields and key and UsageRecord.objects.filter(reservation_id=key).exists():
+            return "duplicate"
         if quota := entry["quota"]:
             reservation = Reservation(
                 user_id=quota["user_id"],
@@ -348,6 +349,13 @@ def _apply_once(entry: dict[str, Any]) -> str:
                 refund_request(reservation=reservation)
             else:
                 settle_request(reservation=reservation, tokens=quota["tokens"], cost=quota.get("cost", 0))
+        if fields:
+            fields = {**fields, "reservation_id": key}
+            created = dt.datetime.fromisoformat(fields.pop("created"))
+            if fields.get("day"):  # written by a gateway from before records kept their day, if not
+                fields["day"] = dt.date.fromisoformat(fields["day"])
+            record = UsageRecord.objects.create(**fields)
+            UsageRecord.objects.filter(pk=record.pk).update(created=created)  # auto_now_add set it to now
     return "applied"
 
 

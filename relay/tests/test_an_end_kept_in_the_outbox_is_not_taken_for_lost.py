@@ -7,12 +7,15 @@ quota/tests/test_leases.py; relay/tests/test_a_killed_server_loses_no_reservatio
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import pathlib
 import subprocess
 import threading
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conftest import used_today
@@ -149,29 +152,38 @@ def test_a_claim_given_back_while_the_outbox_is_read_is_seen_either_way(
     assert pending.exists()  # given back once the reading was done
 
 
-def test_an_outbox_that_cant_be_read_holds_nothing_back_and_fails_no_request(api, user, settings, caplog):
-    """The reap runs in a request about to be refused: a broken outbox directory must not turn its 429 into
-    a 500 (here its lock file's name is taken by a directory, which no open() can append to)."""
-    api.post("/api/chat/", {"prompt": "hi"}, format="json")
+def test_an_outbox_that_cant_be_read_now_holds_its_requests_back_and_fails_no_request(
+    api, user, settings, monkeypatch, caplog
+):
+    """The reap runs in a request about to be refused: an outbox that can't be read (here: no file descriptor
+    left, as under a thousand streams) must not turn its 429 into a 500, nor give back a request whose end
+    it may hold; the lease's expiry still bounds it."""
     RelayAttempt(user_id=user.pk, endpoint="v1", model="gpt-4o-mini", messages=[]).reserve(completion_tokens=10)
     _held_by_a_process_that_has_ended()
-    lock = settings.CHATGATEWAY_OUTBOX_DIR / outbox.LOCK
-    lock.unlink(missing_ok=True)
-    lock.mkdir(parents=True)
+    settings.CHATGATEWAY_OUTBOX_DIR.mkdir(parents=True, exist_ok=True)
 
+    def no_descriptor_left(*args, **kwargs):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(outbox.os, "open", no_descriptor_left)
+    assert leases.reap_lost_leases() == 0
+    Lease.objects.update(expires=timezone.now() - dt.timedelta(seconds=1))
     assert leases.reap_lost_leases() == 1
 
     assert "can't be read" in caplog.text
 
 
-def test_an_outbox_that_cant_be_locked_is_still_counted_and_flushed(api, user, database_fails, settings):
+def test_an_entry_takes_the_quota_row_before_it_writes_its_record(api, user, database_fails):
+    """The order of a lost lease's settlement, which writes a record of the same id: the two never wait on
+    each other in a circle."""
     _answered_while_the_database_was_gone(api, database_fails)
     database_fails.undo()
-    lock = settings.CHATGATEWAY_OUTBOX_DIR / outbox.LOCK
-    lock.unlink(missing_ok=True)
-    lock.mkdir()
 
-    assert outbox.pending_count() == 1  # /metrics reads it
-    with pytest.raises(IsADirectoryError):
-        outbox.flush()  # a claim can't be taken: the flusher logs it and tries again later
-    assert outbox.pending_count() == 1
+    with CaptureQueriesContext(connection) as applying:
+        assert outbox.flush() == 1
+
+    statements = [query["sql"] for query in applying.captured_queries]
+    quota = next(n for n, sql in enumerate(statements) if sql.startswith('UPDATE "quota_quota"') or (
+        "FOR UPDATE" in sql and '"quota_quota"' in sql))  # fmt: skip
+    record = next(n for n, sql in enumerate(statements) if sql.startswith('INSERT INTO "relay_usagerecord"'))
+    assert quota < record
