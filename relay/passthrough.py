@@ -261,10 +261,16 @@ async def _reserve(attempt: RelayAttempt, params: dict[str, Any], budget: Budget
         raise
     if reservation.token_budget is None or not budget.caps:
         return params
-    # Each of the choices may use its cap: together they stay within the budget.
+    # Each of the choices may use its cap: together they stay within the budget. A cap the client set lower
+    # stays as it is (a max_tokens of 5 beside a max_completion_tokens of 100; a legacy echo's 0).
     share = max(1, reservation.token_budget // budget.choices)
     present = [name for name in budget.caps if name in params] or [budget.caps[0]]
-    return {**params, **dict.fromkeys(present, share)}
+    return {**params, **{name: _lower(params.get(name), share) for name in present}}
+
+
+def _lower(sent: Any, share: int) -> int:
+    """`share`, or the client's own cap (a checked integer or None) if it is lower."""
+    return min(sent, share) if isinstance(sent, int) else share
 
 
 def _positive_int(value: Any) -> bool:

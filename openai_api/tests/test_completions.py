@@ -103,6 +103,12 @@ def test_each_prompt_and_choice_shares_the_budget(gateway, token_limited, dev_up
     assert dev_upstream.received[-1]["body"]["max_tokens"] == 1000 // 4
 
 
+def test_an_echo_with_no_completion_keeps_its_max_tokens_of_0_under_a_token_limit(gateway, token_limited, dev_upstream):
+    _post(gateway, token_limited, {"prompt": "Hi", "max_tokens": 0, "echo": True})
+
+    assert dev_upstream.received[-1]["body"]["max_tokens"] == 0  # not raised to the 16 reserved
+
+
 def test_without_max_tokens_it_reserves_openais_default_of_16(gateway, token_limited, dev_upstream):
     response = _post(gateway, token_limited, {"prompt": "Hi", "stream": True})
 

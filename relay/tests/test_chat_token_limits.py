@@ -64,3 +64,14 @@ def test_prompt_and_answer_text_are_kept_only_when_asked(api, user, settings):
     assert kept[""] == "", "the first, before the setting, kept nothing"
     assert "public plans" in kept
     assert "public plans" in kept["public plans"]
+
+
+def test_a_cap_the_client_set_lower_than_its_share_is_left_as_it_is(api, user, dev_upstream):
+    Quota.objects.filter(user=user).update(daily_token_limit=1000)
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+
+    response = api.post("/v1/chat/completions", {**body, "max_tokens": 5, "max_completion_tokens": 100}, format="json")
+
+    assert response.status_code == 200
+    sent = dev_upstream.received[-1]["body"]
+    assert (sent["max_tokens"], sent["max_completion_tokens"]) == (5, 100)  # 100 reserved; 5 not raised to it
