@@ -112,7 +112,9 @@ def upstream_for(settings, dev_upstream, full_backlog):
     """Point the gateway at the fault's upstream; the port its sockets would connect to."""
 
     def point(fault: Fault) -> int:
-        settings.OPENAI_TIMEOUT = 1.0
+        # 1 s, so that the timeouts' cases are quick; a name's lookup gets longer, since the resolver may be
+        # slow on a loaded machine and the case is about its failure, not its time (it failed once so).
+        settings.OPENAI_TIMEOUT = 5.0 if fault.base_url == "dns" else 1.0
         port = {"refused": free_port(), "dns": 80, "backlog": full_backlog, "": dev_upstream.port}[fault.base_url]
         host = "upstream.invalid" if fault.base_url == "dns" else "127.0.0.1"
         settings.OPENAI_BASE_URL = f"http://{host}:{port}/v1"
