@@ -50,7 +50,7 @@ class Command(BaseCommand):
             host=host or settings.RUN_HOST,
             port=int(port),
             reload=not noreload,
-            reload_dirs=[str(settings.BASE_DIR)],
+            reload_dirs=source_dirs(),
             lifespan="off",
             proxy_headers=False,  # applied by the application itself (chatgateway/asgi.py)
         )
@@ -86,3 +86,10 @@ class Command(BaseCommand):
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def source_dirs() -> list[str]:
+    """The project's packages (its folders with an `__init__.py`), for the reloader to watch. Without
+    watchfiles, uvicorn's reloader reads the time of every `.py` file under its folders four times a second:
+    under the whole checkout, the virtualenv's too, which kept a core two-thirds busy."""
+    return sorted(str(init.parent) for init in settings.BASE_DIR.glob("*/__init__.py"))
