@@ -234,8 +234,7 @@ def _pending() -> list[Path]:
     with contextlib.suppress(OSError), _renames_held(directory):
         _take_up_dead_claims(directory)
     for draft in directory.glob(".*.draft"):  # never finished by a process that has died: never an entry
-        pid = draft.name.rsplit(".", 2)[1]
-        if pid.isdigit() and not processes.is_running(int(pid)):
+        if _of_a_dead_process(draft):
             with contextlib.suppress(FileNotFoundError):
                 draft.unlink()
     return list(directory.glob("*.json"))
@@ -244,10 +243,15 @@ def _pending() -> list[Path]:
 def _take_up_dead_claims(directory: Path) -> None:
     """The claims of processes that have died are pending again (with the claims held still)."""
     for claim in directory.glob("*.json.*.claim"):
-        pid = claim.name.rsplit(".", 2)[1]
-        if pid.isdigit() and not processes.is_running(int(pid)):
+        if _of_a_dead_process(claim):
             with contextlib.suppress(FileNotFoundError):
                 claim.rename(claim.with_name(claim.name.rsplit(".", 2)[0]))
+
+
+def _of_a_dead_process(path: Path) -> bool:
+    """Whether the process named in `path` ("….<pid>.claim", ".….<pid>.draft") has ended."""
+    pid = path.name.rsplit(".", 2)[1]
+    return pid.isdigit() and not processes.is_running(int(pid))
 
 
 def _entry(*, quota: dict[str, Any] | None, record: dict[str, Any] | None) -> dict[str, Any]:
